@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// The `meshtown` command. libp2p needs Node >= 22; when started by an older
+// Node (the system one), re-run on the Node that `npm install` put in
+// node_modules (the `node` devDependency). Then load the TypeScript CLI via tsx.
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const root = path.resolve(here, '..')
+const major = Number(process.versions.node.split('.')[0])
+
+if (major < 22) {
+  const bundled = path.join(root, 'node_modules', 'node', 'bin', 'node')
+  if (!existsSync(bundled)) {
+    process.stderr.write(`meshtown: error: Node ${process.versions.node} is too old (libp2p needs >= 22) and no bundled Node was found: run \`npm install\` in ${root}\n`)
+    process.exit(1)
+  }
+  const child = spawn(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
+  // Ctrl-C reaches the whole process group already; other signals are passed on
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => { if (signal !== 'SIGINT') child.kill(signal) })
+  }
+  child.on('exit', (code, signal) => {
+    if (signal != null) process.kill(process.pid, signal)
+    process.exit(code ?? 1)
+  })
+} else {
+  const { register } = await import('tsx/esm/api')
+  register()
+  const { main } = await import('../src/cli/main.ts')
+  await main(process.argv)
+}

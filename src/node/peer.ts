@@ -1,0 +1,230 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub'
+import { identify, type Identify } from '@libp2p/identify'
+import { KEEP_ALIVE, type PeerId, type PrivateKey } from '@libp2p/interface'
+import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { ping, type Ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import type { LevelDatastore } from 'datastore-level'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { townTopics } from '../protocols/topics.js'
+import { townDirectory, type TownDirectoryService } from '../protocols/town-directory/index.js'
+import pRetry from 'p-retry'
+import { parseBootstrapAddr, parseListenAddr } from './addresses.js'
+import { BootstrapUnreachableError } from './errors.js'
+import { loadOrCreatePeerKey, openDatastore } from './data-dir.js'
+import { PartitionGater } from './gater.js'
+import { silentLogger, type Logger } from './logger.js'
+
+export const DHT_PROTOCOL = '/meshtown/kad/1.0.0'
+export const LOOPBACK_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+export const ALL_INTERFACES_LISTEN = ['/ip4/0.0.0.0/tcp/0']
+
+/** Wire bound for any gossip message: votes are tiny, room messages a few KB. */
+export const MAX_GOSSIP_MESSAGE_BYTES = 256 * 1024
+
+export interface PeerOptions {
+  /** Where the key, peer store, DHT records and later the town state live. */
+  dataDir: string
+  /** Multiaddrs to listen on; loopback on an OS-chosen port by default. */
+  listen?: string[]
+  /** Full multiaddrs (with /p2p/) of bootstrap peers. */
+  bootstrap?: string[]
+  /** Join this town's directory (DHT provider key) so members find each other. */
+  town?: string
+  logger?: Logger
+  /** Passphrase (>= 20 chars) protecting the key in the data dir. */
+  keyPass?: string
+  gossipsub?: Partial<GossipsubOpts>
+  /** Town directory lookup interval in ms. */
+  lookupInterval?: number
+}
+
+export interface MeshServices {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+  dht: KadDHT
+  [key: string]: unknown
+}
+
+export type MeshLibp2p = Libp2p<MeshServices>
+
+/**
+ * One Meshtown peer: a libp2p node plus what every role needs around it (its
+ * data dir, a run-time partition gater, a logger, the town directory).
+ */
+export class MeshPeer {
+  readonly libp2p: MeshLibp2p
+  readonly datastore: LevelDatastore
+  readonly gater: PartitionGater
+  readonly log: Logger
+  readonly dataDir: string
+  readonly town?: string
+  private stopped = false
+
+  constructor (libp2p: MeshLibp2p, datastore: LevelDatastore, gater: PartitionGater, log: Logger, dataDir: string, town?: string) {
+    this.libp2p = libp2p
+    this.datastore = datastore
+    this.gater = gater
+    this.log = log
+    this.dataDir = dataDir
+    this.town = town
+  }
+
+  get peerId (): PeerId {
+    return this.libp2p.peerId
+  }
+
+  get pubsub (): GossipSub {
+    return this.libp2p.services.pubsub
+  }
+
+  get directory (): TownDirectoryService | undefined {
+    return this.libp2p.services.townDirectory as TownDirectoryService | undefined
+  }
+
+  /** Full dialable addresses, `/ip4/.../tcp/.../p2p/<id>`. */
+  addresses (): string[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
+  }
+
+  connectedPeers (): string[] {
+    return this.libp2p.getPeers().map(p => p.toString()).sort()
+  }
+
+  /** Cut the link to a peer: refuse it from now on and close what is open. */
+  async block (peer: PeerId | string): Promise<void> {
+    const id = typeof peer === 'string' ? peerIdFromString(peer) : peer
+    this.gater.block(id)
+    await this.libp2p.hangUp(id).catch(() => {})
+  }
+
+  unblock (peer: PeerId | string): void {
+    this.gater.unblock(peer)
+  }
+
+  /** Lift every block; the town directory re-dials on its next round. */
+  heal (): void {
+    this.gater.heal()
+  }
+
+  /**
+   * Dial the bootstrap peers until one answers, backing off between rounds and
+   * warning each time, so an unreachable bootstrap is reported, not a silent hang.
+   */
+  async connectBootstrap (addrs: string[], options: { retries?: number, signal?: AbortSignal, minDelay?: number, maxDelay?: number } = {}): Promise<string> {
+    const targets = addrs.map(parseBootstrapAddr)
+    if (targets.length === 0) throw new BootstrapUnreachableError('no bootstrap address given')
+    const retries = options.retries ?? 8
+    try {
+      return await pRetry(async () => {
+        const errors: string[] = []
+        for (const ma of targets) {
+          try {
+            const conn = await this.libp2p.dial(ma, { signal: options.signal ?? AbortSignal.timeout(5_000) })
+            return conn.remotePeer.toString()
+          } catch (err: any) {
+            errors.push(`${ma.toString()}: ${err.message ?? err}`)
+          }
+        }
+        throw new Error(errors.join('; '))
+      }, {
+        retries,
+        minTimeout: options.minDelay ?? 500,
+        maxTimeout: options.maxDelay ?? 10_000,
+        signal: options.signal,
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
+          if (retriesLeft > 0) this.log.warn(`bootstrap unreachable (attempt ${attemptNumber}/${retries + 1}, next in ${Math.round(retryDelay)} ms): ${error.message}`)
+        }
+      })
+    } catch (err: any) {
+      if (options.signal?.aborted === true) throw err
+      throw new BootstrapUnreachableError(`no bootstrap peer answered after ${retries + 1} attempts: ${err.message}`)
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    await this.libp2p.stop()
+    await this.datastore.close()
+  }
+}
+
+export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
+  const log = options.logger ?? silentLogger()
+  const listen = (options.listen ?? LOOPBACK_LISTEN).map(a => parseListenAddr(a).toString())
+  const bootstrapList = (options.bootstrap ?? []).map(a => parseBootstrapAddr(a).toString())
+  const datastore = await openDatastore(options.dataDir)
+  let privateKey: PrivateKey
+  try {
+    privateKey = await loadOrCreatePeerKey(datastore, options.dataDir, options.keyPass)
+  } catch (err) {
+    await datastore.close()
+    throw err
+  }
+  const gater = new PartitionGater()
+  const services: Record<string, any> = {
+    identify: identify(),
+    ping: ping(),
+    pubsub: gossipsub({
+      allowPublishToZeroTopicPeers: true,
+      emitSelf: false,
+      // signed by the author and checked by every receiver: a peer speaks only for itself
+      globalSignaturePolicy: 'StrictSign',
+      maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES,
+      ...options.gossipsub
+    }),
+    dht: kadDHT({
+      protocol: DHT_PROTOCOL,
+      clientMode: false,
+      // towns run on LANs and loopback: keep private addresses in DHT records
+      peerInfoMapper: passthroughMapper,
+      allowQueryWithZeroPeers: true
+    })
+  }
+  if (options.town != null) {
+    services.townDirectory = townDirectory({ town: options.town, lookupInterval: options.lookupInterval })
+  }
+  let libp2p: MeshLibp2p
+  try {
+    libp2p = await createLibp2p({
+      privateKey,
+      datastore,
+      addresses: { listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: gater.toConnectionGater(),
+      connectionManager: {
+        // every local peer dials from 127.0.0.1: the default 5 inbound/s per IP refuses a local town
+        inboundConnectionThreshold: 10_000,
+        maxIncomingPendingConnections: 500,
+        maxConnections: 2_000,
+        dialTimeout: 5_000
+      },
+      peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, timeout: 0, tagName: KEEP_ALIVE })] : [],
+      services: services as any,
+      start: false
+    }) as unknown as MeshLibp2p
+  } catch (err) {
+    await datastore.close()
+    throw err
+  }
+  const peer = new MeshPeer(libp2p, datastore, gater, log, options.dataDir, options.town)
+  try {
+    await libp2p.start()
+  } catch (err) {
+    try { await libp2p.stop() } catch {}
+    await datastore.close()
+    throw err
+  }
+  if (options.town != null) {
+    for (const topic of townTopics(options.town)) peer.pubsub.subscribe(topic)
+  }
+  return peer
+}

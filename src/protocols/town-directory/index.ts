@@ -1,0 +1,46 @@
+/**
+ * Town directory: how the peers of a town find each other. Every member
+ * announces itself as a DHT provider of a key derived from the town name and
+ * looks up the other providers, dialling those it is not connected to. A peer
+ * told only a bootstrap address thus finds every member of its town.
+ */
+import type { ComponentLogger, ContentRouting, PeerId, PeerStore, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+import { TownDirectory } from './town-directory.js'
+
+export { townKey, assertTownName } from './town-directory.js'
+export * from './constants.js'
+
+export interface TownDirectoryInit {
+  town: string
+  /** ms between lookups once the first fast rounds are over */
+  lookupInterval?: number
+  fastLookupInterval?: number
+  fastLookups?: number
+  maxDialsPerLookup?: number
+}
+
+export interface TownDirectoryComponents {
+  peerId: PeerId
+  contentRouting: ContentRouting
+  connectionManager: ConnectionManager
+  peerStore: PeerStore
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+}
+
+export interface TownDirectoryEvents {
+  'member:found': CustomEvent<PeerId>
+}
+
+export interface TownDirectoryService extends TypedEventTarget<TownDirectoryEvents> {
+  readonly town: string
+  /** Members seen in the DHT (not necessarily connected now). */
+  members(): PeerId[]
+  /** Run one announce + lookup round now; resolves when it is done. */
+  refresh(): Promise<void>
+}
+
+export function townDirectory (init: TownDirectoryInit): (components: TownDirectoryComponents) => TownDirectoryService {
+  return (components) => new TownDirectory(components, init)
+}

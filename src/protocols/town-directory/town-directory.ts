@@ -1,0 +1,142 @@
+import { serviceCapabilities, type Logger, type PeerId, type Startable } from '@libp2p/interface'
+import { TypedEventEmitter } from 'main-event'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { UsageError } from '../../node/errors.js'
+import {
+  DEFAULT_FAST_LOOKUP_INTERVAL_MS, DEFAULT_FAST_LOOKUPS, DEFAULT_LOOKUP_INTERVAL_MS,
+  DEFAULT_MAX_DIALS_PER_LOOKUP, TOWN_KEY_PREFIX, TOWN_NAME_PATTERN
+} from './constants.js'
+import type { TownDirectoryComponents, TownDirectoryEvents, TownDirectoryInit, TownDirectoryService } from './index.js'
+
+
+export function assertTownName (town: string): string {
+  if (!TOWN_NAME_PATTERN.test(town)) {
+    throw new UsageError(`invalid town name "${town}": use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit`)
+  }
+  return town
+}
+
+/** The DHT key every member of `town` provides. */
+export async function townKey (town: string): Promise<CID> {
+  const digest = await sha256.digest(new TextEncoder().encode(TOWN_KEY_PREFIX + town))
+  return CID.createV1(raw.code, digest)
+}
+
+/** A round may not outlive this: a DHT query that hangs must not stall discovery. */
+const ROUND_TIMEOUT_MS = 10_000
+/** Once announced, announce again every this many rounds (the DHT record would expire otherwise). */
+const REANNOUNCE_EVERY_ROUNDS = 12
+
+export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implements TownDirectoryService, Startable {
+  readonly town: string
+  readonly [serviceCapabilities] = ['@meshtown/town-directory']
+  readonly [Symbol.toStringTag] = '@meshtown/town-directory'
+
+  private readonly components: TownDirectoryComponents
+  private readonly log: Logger
+  private readonly lookupInterval: number
+  private readonly fastLookupInterval: number
+  private readonly fastLookups: number
+  private readonly maxDialsPerLookup: number
+  private readonly known = new Map<string, PeerId>()
+  private key?: CID
+  private timer?: ReturnType<typeof setTimeout>
+  private controller?: AbortController
+  private rounds = 0
+  private lastAnnounceRound = -Infinity
+  private running?: Promise<void>
+
+  constructor (components: TownDirectoryComponents, init: TownDirectoryInit) {
+    super()
+    this.components = components
+    this.town = assertTownName(init.town)
+    this.log = components.logger.forComponent('meshtown:town-directory')
+    this.lookupInterval = init.lookupInterval ?? DEFAULT_LOOKUP_INTERVAL_MS
+    this.fastLookupInterval = init.fastLookupInterval ?? DEFAULT_FAST_LOOKUP_INTERVAL_MS
+    this.fastLookups = init.fastLookups ?? DEFAULT_FAST_LOOKUPS
+    this.maxDialsPerLookup = init.maxDialsPerLookup ?? DEFAULT_MAX_DIALS_PER_LOOKUP
+  }
+
+  async start (): Promise<void> {
+    this.key = await townKey(this.town)
+    this.controller = new AbortController()
+  }
+
+  /** Rounds begin once libp2p is listening, so that the announced record carries our addresses. */
+  afterStart (): void {
+    this.schedule(0)
+  }
+
+  async stop (): Promise<void> {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.controller?.abort()
+    await this.running?.catch(() => {})
+  }
+
+  members (): PeerId[] {
+    return [...this.known.values()]
+  }
+
+  async refresh (): Promise<void> {
+    if (this.running != null) await this.running.catch(() => {})
+    await this.runRound()
+  }
+
+  private schedule (delay: number): void {
+    if (this.controller == null || this.controller.signal.aborted) return
+    this.timer = setTimeout(() => {
+      this.running = this.runRound().finally(() => {
+        this.running = undefined
+        this.schedule(this.rounds < this.fastLookups ? this.fastLookupInterval : this.lookupInterval)
+      })
+    }, delay)
+  }
+
+  private async runRound (): Promise<void> {
+    const key = this.key
+    const parent = this.controller
+    if (key == null || parent == null || parent.signal.aborted) return
+    this.rounds++
+    const signal = AbortSignal.any([parent.signal, AbortSignal.timeout(ROUND_TIMEOUT_MS)])
+    try {
+      if (this.rounds - this.lastAnnounceRound >= REANNOUNCE_EVERY_ROUNDS) {
+        await this.components.contentRouting.provide(key, { signal })
+        this.lastAnnounceRound = this.rounds
+        this.log('announced membership of town %s', this.town)
+      }
+    } catch (err: any) {
+      // expected while the routing table is still empty: the next round tries again
+      this.log('announce failed - %s', err.message)
+    }
+    try {
+      await this.lookup(key, signal)
+    } catch (err: any) {
+      this.log('lookup failed - %s', err.message)
+    }
+  }
+
+  private async lookup (key: CID, signal: AbortSignal): Promise<void> {
+    const self = this.components.peerId
+    let dials = 0
+    for await (const provider of this.components.contentRouting.findProviders(key, { signal })) {
+      if (provider.id.equals(self)) continue
+      const id = provider.id.toString()
+      if (!this.known.has(id)) {
+        this.known.set(id, provider.id)
+        this.safeDispatchEvent('member:found', { detail: provider.id })
+      }
+      if (this.components.connectionManager.getConnections(provider.id).length > 0) continue
+      if (dials++ >= this.maxDialsPerLookup) continue
+      if (provider.multiaddrs.length > 0) {
+        await this.components.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs }).catch(() => {})
+      }
+      // not awaited: one slow or blocked peer must not hold up the others
+      this.components.connectionManager.openConnection(provider.id, { signal }).catch((err: any) => {
+        this.log('could not dial town member %p - %s', provider.id, err.message)
+      })
+    }
+  }
+}

@@ -1,0 +1,89 @@
+import { expect } from 'chai'
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { CliProcess, runCli } from './helpers/cli.js'
+import { PeerPool } from './helpers/peers.js'
+
+describe('meshtown bootstrap / peer commands (real processes)', function () {
+  const pool = new PeerPool()
+  const procs: CliProcess[] = []
+  const start = (args: string[], env = {}): CliProcess => { const p = new CliProcess(args, env); procs.push(p); return p }
+  afterEach(async () => {
+    await Promise.all(procs.splice(0).map(async p => { p.kill(); await p.exited }))
+    await pool.cleanup()
+  })
+
+  it('bootstrap prints its PeerId and full multiaddrs, writes them to a file, and peers find each other from it', async () => {
+    const dir = await pool.dir()
+    const addrsFile = path.join(dir, 'addrs.txt')
+    const boot = start(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'boot'), '--addrs-file', addrsFile])
+    const [, peerId] = await boot.waitForOutput(/PeerId: (\S+)\n/)
+    const [addr] = await boot.waitForOutput(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\S+$/m)
+    expect(addr).to.contain(`/p2p/${peerId}`)
+    await boot.waitForOutput(/addresses written/, 10_000, 'stderr')
+    expect((await readFile(addrsFile, 'utf8')).trim().split('\n')).to.include(addr)
+
+    const a = start(['peer', '--town', 'clitown', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'a'), '--bootstrap-file', addrsFile])
+    const b = start(['peer', '--town', 'clitown', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'b')], { MESHTOWN_BOOTSTRAP: addr })
+    const [, idA] = await a.waitForOutput(/PeerId: (\S+)\n/)
+    const [, idB] = await b.waitForOutput(/PeerId: (\S+)\n/)
+    await a.waitForOutput(new RegExp(`found ${idB}`), 30_000)
+    await b.waitForOutput(new RegExp(`found ${idA}`), 30_000)
+
+    // a second peer on a's data dir is refused with exit code 3 while a runs
+    const locked = await runCli(['peer', '--town', 'clitown', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'a'), '--bootstrap', addr])
+    expect(locked.exitCode).to.equal(3)
+    expect(locked.stderr).to.match(/^meshtown: error: data dir .* is in use by another running peer/m)
+    expect(locked.stderr).to.not.match(/\n\s+at /)
+
+    // SIGINT stops gracefully with exit 0
+    expect(await a.interrupt()).to.equal(0)
+    expect(await b.interrupt()).to.equal(0)
+    expect(await boot.interrupt()).to.equal(0)
+
+    // restart keeps the bootstrap PeerId
+    const again = start(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'boot'), '--addrs-file', addrsFile])
+    await again.waitForOutput(new RegExp(`PeerId: ${peerId}\n`))
+  })
+
+  it('reports bad input with one line and a telling exit code', async () => {
+    const dir = await pool.dir()
+    const cases: Array<[string[], number, RegExp]> = [
+      [['peer', '--town', 't', '--bootstrap', 'not-a-multiaddr', '--data-dir', dir], 2, /invalid bootstrap address "not-a-multiaddr"/],
+      [['peer', '--town', 't', '--bootstrap', '/ip4/127.0.0.1/tcp/1', '--data-dir', dir], 2, /has no \/p2p\/<PeerId> part/],
+      [['peer', '--town', 'bad town!', '--bootstrap', '/ip4/127.0.0.1/tcp/1', '--data-dir', dir], 2, /invalid town name "bad town!"/],
+      [['bootstrap', '--listen', '/ip4/1.2.3/tcp/0', '--data-dir', dir], 2, /invalid listen address/],
+      [['peer', '--town', 't', '--data-dir', dir, '--bootstrap-file', path.join(dir, 'missing.txt')], 2, /cannot read bootstrap file/],
+      [['peer', '--town', 't', '--bootstrap-retries', '-1'], 2, /bootstrap-retries/],
+      [['peer'], 2, /required option '--town <name>'/],
+      [['nonsense'], 2, /unknown command 'nonsense'/]
+    ]
+    for (const [args, code, pattern] of cases) {
+      const p = await runCli(args)
+      expect(p.exitCode, `${args.join(' ')}: ${p.stderr}`).to.equal(code)
+      expect(p.stderr, args.join(' ')).to.match(pattern)
+      expect(p.stderr, 'no stack trace').to.not.match(/\n\s+at /)
+    }
+  })
+
+  it('warns and retries with back-off for an unreachable bootstrap, then exits 5', async () => {
+    const dir = await pool.dir()
+    // a real PeerId whose peer is not running: dials are refused
+    const ghost = await pool.create()
+    const addr = ghost.addresses()[0]!
+    await pool.stop(ghost)
+    const p = await runCli(['peer', '--town', 't', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'p'), '--bootstrap', addr, '--bootstrap-retries', '2'])
+    expect(p.exitCode).to.equal(5)
+    expect(p.stderr.match(/bootstrap unreachable \(attempt \d\/3, next in \d+ ms\)/g)).to.have.length(2)
+    expect(p.stderr).to.match(/meshtown: error: no bootstrap peer answered after 3 attempts/)
+  })
+
+  it('reports an unreadable key with exit 4', async () => {
+    const dir = await pool.dir()
+    const first = await pool.create({ dataDir: dir })
+    await pool.stop(first)
+    const p = await runCli(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', dir, '--addrs-file', path.join(dir, 'a.txt')], { MESHTOWN_KEY_PASS: 'not-the-pass-it-was-made-with' })
+    expect(p.exitCode).to.equal(4)
+    expect(p.stderr).to.match(/meshtown: error: the peer key in .* cannot be read/)
+  })
+})

@@ -1,0 +1,129 @@
+import { expect } from 'chai'
+import { execFile } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { DataDirLockedError, InvalidMultiaddrError, UnreadableKeyError } from '../src/node/errors.js'
+import type { MeshPeer } from '../src/node/peer.js'
+import { clockTopic } from '../src/protocols/topics.js'
+import { PeerPool, waitFor } from './helpers/peers.js'
+
+const TOWN = 'testville'
+
+describe('peer runtime', function () {
+  const pool = new PeerPool()
+  afterEach(async () => { await pool.cleanup() })
+
+  it('6 peers told only the bootstrap address find each other through the DHT and share the town topic', async () => {
+    const boot = await pool.create()
+    const bootAddr = boot.addresses()[0]!
+    const peers: MeshPeer[] = []
+    for (let i = 0; i < 6; i++) {
+      peers.push(await pool.create({ town: TOWN, bootstrap: [bootAddr] }))
+    }
+    const ids = peers.map(p => p.peerId.toString())
+    await waitFor(() => peers.every(p => {
+      const subs = new Set(p.pubsub.getSubscribers(clockTopic(TOWN)).map(String))
+      const members = new Set(p.directory!.members().map(String))
+      return ids.every(id => id === p.peerId.toString() || (subs.has(id) && members.has(id)))
+    }), 30_000, 'every peer to find every other in the DHT and see it subscribed to the clock topic')
+    for (const p of peers) {
+      // the bootstrap peer is not a town member
+      expect(p.directory!.members().map(String)).to.not.include(boot.peerId.toString())
+      expect(p.pubsub.getSubscribers(clockTopic(TOWN)).map(String)).to.have.members(ids.filter(id => id !== p.peerId.toString()))
+    }
+  })
+
+  it('keeps its PeerId across a restart with the same data dir', async () => {
+    const dir = await pool.dir()
+    const first = await pool.create({ dataDir: dir })
+    const id = first.peerId.toString()
+    await pool.stop(first)
+    const second = await pool.create({ dataDir: dir })
+    expect(second.peerId.toString()).to.equal(id)
+    const other = await pool.create()
+    expect(other.peerId.toString()).to.not.equal(id)
+  })
+
+  it('refuses a second peer on a data dir that a running peer holds', async () => {
+    const dir = await pool.dir()
+    await pool.create({ dataDir: dir })
+    const err = await pool.create({ dataDir: dir }).catch(e => e)
+    expect(err).to.be.instanceOf(DataDirLockedError)
+    expect(err.message).to.match(/in use by another running peer/)
+  })
+
+  it('refuses a data dir locked by another OS process', async () => {
+    const dir = await pool.dir()
+    const script = `import { Level } from 'level'; const db = new Level(${JSON.stringify(path.join(dir, 'datastore'))}); await db.open(); process.stdout.write('open\\n'); setTimeout(() => {}, 60000)`
+    const child = execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd() })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', d => { if (String(d).includes('open')) resolve() })
+        child.on('exit', code => reject(new Error(`locker exited ${code}`)))
+      })
+      const err = await pool.create({ dataDir: dir }).catch(e => e)
+      expect(err).to.be.instanceOf(DataDirLockedError)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
+  it('reports an unreadable key clearly', async () => {
+    const dir = await pool.dir()
+    const first = await pool.create({ dataDir: dir })
+    await pool.stop(first)
+    const err = await pool.create({ dataDir: dir, keyPass: 'a-different-passphrase-123' }).catch(e => e)
+    expect(err).to.be.instanceOf(UnreadableKeyError)
+    expect(err.message).to.match(/peer key .* cannot be read/)
+  })
+
+  it('refuses invalid multiaddrs with the offending text', async () => {
+    for (const [opts, pattern] of [
+      [{ listen: ['/ip4/127.0.0.1/tcp/notaport'] }, /invalid listen address "\/ip4\/127.0.0.1\/tcp\/notaport"/],
+      [{ bootstrap: ['hello'] }, /invalid bootstrap address "hello"/],
+      [{ bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }, /has no \/p2p\/<PeerId> part/]
+    ] as const) {
+      const err = await pool.create(opts as any).catch(e => e)
+      expect(err).to.be.instanceOf(InvalidMultiaddrError)
+      expect(err.message).to.match(pattern)
+    }
+  })
+
+  it('cuts two groups apart with the gater and heals', async () => {
+    const boot = await pool.create()
+    const bootAddr = boot.addresses()[0]!
+    const peers: MeshPeer[] = []
+    for (let i = 0; i < 4; i++) peers.push(await pool.create({ town: TOWN, bootstrap: [bootAddr], lookupInterval: 200 }))
+    const topic = clockTopic(TOWN)
+    await waitFor(() => peers.every(p => p.pubsub.getSubscribers(topic).length === 3), 30_000, 'full town')
+    const received = peers.map(() => new Set<string>())
+    peers.forEach((p, i) => p.pubsub.addEventListener('message', e => {
+      if (e.detail.topic === topic) received[i]!.add(new TextDecoder().decode(e.detail.data))
+    }))
+    const [a, b] = [peers.slice(0, 2), peers.slice(2)]
+    // also cut the bootstrap peer from group B so no path remains through it
+    for (const x of a) for (const y of [...b]) { await x.block(y.peerId); await y.block(x.peerId) }
+    await waitFor(() => a.every(x => b.every(y => x.libp2p.getConnections(y.peerId).length === 0)), 10_000, 'links cut')
+    await a[0]!.pubsub.publish(topic, new TextEncoder().encode('during-split-from-a'))
+    await b[0]!.pubsub.publish(topic, new TextEncoder().encode('during-split-from-b'))
+    await waitFor(() => received[1]!.has('during-split-from-a') && received[3]!.has('during-split-from-b'), 10_000, 'delivery inside each group')
+    // a later message inside each group proves the split ones had every chance to cross
+    await a[1]!.pubsub.publish(topic, new TextEncoder().encode('marker-a'))
+    await b[1]!.pubsub.publish(topic, new TextEncoder().encode('marker-b'))
+    await waitFor(() => received[0]!.has('marker-a') && received[2]!.has('marker-b'), 10_000, 'markers')
+    for (const i of [2, 3]) expect(received[i]!.has('during-split-from-a')).to.equal(false)
+    for (const i of [0, 1]) expect(received[i]!.has('during-split-from-b')).to.equal(false)
+    expect(a[0]!.gater.list()).to.have.length(2)
+
+    for (const p of peers) p.heal()
+    await waitFor(() => peers.every(p => p.pubsub.getSubscribers(topic).length === 3), 30_000, 'town whole again')
+    let n = 0
+    await waitFor(async () => {
+      // meshes re-form on heartbeats: publish until one message crosses both ways
+      await a[0]!.pubsub.publish(topic, new TextEncoder().encode(`after-heal-a-${n}`))
+      await b[0]!.pubsub.publish(topic, new TextEncoder().encode(`after-heal-b-${n}`))
+      n++
+      return [...received[3]!].some(m => m.startsWith('after-heal-a')) && [...received[1]!].some(m => m.startsWith('after-heal-b'))
+    }, 20_000, 'delivery across the healed link', 250)
+  })
+})
