@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { isMeshtownError } from '../node/errors.js'
 import { bootstrapCommand } from './commands/bootstrap.js'
 import { peerCommand } from './commands/peer.js'
+import { merchantCommand } from './commands/merchant.js'
 
 export function buildProgram (): Command {
   const program = new Command('meshtown')
@@ -11,6 +12,7 @@ export function buildProgram (): Command {
     .configureOutput({ outputError: (str, write) => write(`meshtown: ${str.replace(/^error: /, 'error: ')}`) })
   bootstrapCommand(program)
   peerCommand(program)
+  merchantCommand(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

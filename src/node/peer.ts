@@ -2,7 +2,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub'
-import { identify, type Identify } from '@libp2p/identify'
+import { identify, identifyPush, type Identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type PeerId, type PrivateKey } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -64,10 +64,13 @@ export class MeshPeer {
   readonly log: Logger
   readonly dataDir: string
   readonly town?: string
+  /** Signs what this peer says beyond gossip's own signatures (votes, trade steps). */
+  readonly privateKey: PrivateKey
   private stopped = false
 
-  constructor (libp2p: MeshLibp2p, datastore: LevelDatastore, gater: PartitionGater, log: Logger, dataDir: string, town?: string) {
+  constructor (libp2p: MeshLibp2p, privateKey: PrivateKey, datastore: LevelDatastore, gater: PartitionGater, log: Logger, dataDir: string, town?: string) {
     this.libp2p = libp2p
+    this.privateKey = privateKey
     this.datastore = datastore
     this.gater = gater
     this.log = log
@@ -170,6 +173,8 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
   const gater = new PartitionGater()
   const services: Record<string, any> = {
     identify: identify(),
+    // services registered after start (merchant, rooms) reach already-connected peers
+    identifyPush: identifyPush(),
     ping: ping(),
     pubsub: gossipsub({
       allowPublishToZeroTopicPeers: true,
@@ -215,7 +220,7 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
     await datastore.close()
     throw err
   }
-  const peer = new MeshPeer(libp2p, datastore, gater, log, options.dataDir, options.town)
+  const peer = new MeshPeer(libp2p, privateKey, datastore, gater, log, options.dataDir, options.town)
   try {
     await libp2p.start()
   } catch (err) {

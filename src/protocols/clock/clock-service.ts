@@ -1,0 +1,434 @@
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Message } from '@libp2p/gossipsub'
+import type { PeerId, Startable } from '@libp2p/interface'
+import { Key } from 'interface-datastore'
+import { TypedEventEmitter } from 'main-event'
+import PQueue from 'p-queue'
+import type { MeshPeer } from '../../node/peer.js'
+import {
+  applyStatement, checkSnapshot, currentStatements, evictionTargets, genesis, isMember, joinsToBack, memberByName,
+  mergeStates, now, tally, viewDigest, type Certificate, type ClockState, type JoinStatement, type Statement,
+  type Tally, type VoteStatement
+} from '../../town/clock.js'
+import { comparePeriods, nextPeriod, type Occupation, type PeriodAction, type TownTime } from '../../town/rules.js'
+import { clockTopic } from '../topics.js'
+import { decodeJson, encodeJson, handle, request, RemoteError, describeZodError } from '../wire.js'
+import { ClockMessageSchema, fromSnapshot, sign, snapshotStatements, StatementVerifier, SyncRequestSchema, SyncResponseSchema, toSnapshot, type ClockMessage } from './codec.js'
+import {
+  CLOCK_SYNC_PROTOCOL, DEFAULT_EVICT_AFTER_MS, DEFAULT_REPUBLISH_INTERVAL_MS, EVICTION_CHECK_INTERVAL_MS,
+  MAX_CLOCK_MESSAGE_BYTES, MAX_SNAPSHOT_BYTES, SYNC_BACKOFF_MS, SYNC_TIMEOUT_MS
+} from './constants.js'
+
+export interface ClockIdentity {
+  name: string
+  occupation: Occupation
+}
+
+export interface ClockServiceInit {
+  town: string
+  /** A villager takes part (votes, joins); without it the peer only follows time (merchant, observer). */
+  identity?: ClockIdentity
+  evictAfterMs?: number
+  republishIntervalMs?: number
+}
+
+export interface AdvanceEvent {
+  from: TownTime
+  to: TownTime
+  /** Certificates of the periods completed here (empty when time was adopted from a neighbour). */
+  completed: Certificate[]
+  adopted: boolean
+  /** Whether this peer was a member of the town when time moved from `from`. */
+  wasMember: boolean
+}
+
+export interface ClockEvents {
+  advance: CustomEvent<AdvanceEvent>
+  change: CustomEvent<ClockState>
+}
+
+/** Counters of what was refused and why: forged, malformed, replayed statements and the like. */
+export type RejectionCounts = Record<string, number>
+
+/**
+ * The time barrier on the wire. Statements travel on the town's clock topic; every
+ * peer re-publishes what it holds for the current period (one message repairs many
+ * gaps, and it doubles as a heartbeat); a peer that is behind or disagrees asks a
+ * neighbour for a snapshot directly instead of waiting for gossip.
+ */
+export class ClockService extends TypedEventEmitter<ClockEvents> implements Startable {
+  readonly town: string
+  readonly identity?: ClockIdentity
+  readonly rejections: RejectionCounts = {}
+  private readonly peer: MeshPeer
+  private readonly evictAfterMs: number
+  private readonly republishIntervalMs: number
+  private readonly verifier = new StatementVerifier()
+  private readonly lastHeard = new Map<string, number>()
+  private readonly lastSync = new Map<string, number>()
+  private readonly writes = new PQueue({ concurrency: 1 })
+  private readonly topic: string
+  private readonly key: Key
+  private current?: ClockState
+  private periodStartedAt = Date.now()
+  private seq = 0
+  private timers: Array<ReturnType<typeof setInterval>> = []
+  private readonly graceTimers = new Set<ReturnType<typeof setTimeout>>()
+  private readonly syncGraceMs: number
+  private started = false
+  private topologyId?: string
+
+  constructor (peer: MeshPeer, init: ClockServiceInit) {
+    super()
+    this.peer = peer
+    this.town = init.town
+    this.identity = init.identity
+    this.evictAfterMs = init.evictAfterMs ?? DEFAULT_EVICT_AFTER_MS
+    this.republishIntervalMs = init.republishIntervalMs ?? DEFAULT_REPUBLISH_INTERVAL_MS
+    this.syncGraceMs = Math.min(this.republishIntervalMs, 1_000)
+    this.topic = clockTopic(init.town)
+    this.key = new Key(`/meshtown/clock/${init.town}`)
+  }
+
+  get self (): string {
+    return this.peer.peerId.toString()
+  }
+
+  /** The current state, or undefined for a follower that has not learnt the town's time yet. */
+  get state (): ClockState | undefined {
+    return this.current
+  }
+
+  time (): TownTime | undefined {
+    return this.current == null ? undefined : now(this.current)
+  }
+
+  tally (): Tally | undefined {
+    return this.current == null ? undefined : tally(this.current)
+  }
+
+  isMember (peerId: string = this.self): boolean {
+    return this.current != null && isMember(this.current, peerId)
+  }
+
+  /** Resolve a villager's name to its PeerId through the town's membership. */
+  lookup (name: string): string | undefined {
+    return this.current == null ? undefined : memberByName(this.current, name)
+  }
+
+  /** Whether this peer has already voted in the current period. */
+  hasVoted (): boolean {
+    return this.current?.votes[this.self] != null
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    const saved = await this.load()
+    if (saved != null) {
+      this.current = saved
+    } else if (this.identity != null) {
+      this.current = genesis(await this.signJoin(TIME_ZERO))
+    }
+    this.periodStartedAt = Date.now()
+    const pubsub = this.peer.pubsub
+    pubsub.topicValidators.set(this.topic, async (from, msg) => this.validate(from, msg))
+    pubsub.subscribe(this.topic)
+    await handle(this.peer.libp2p, CLOCK_SYNC_PROTOCOL, SyncRequestSchema, (req) => {
+      if (req.town !== this.town) throw new RemoteError('WRONG_TOWN', `this peer keeps the time of "${this.town}"`)
+      return { snapshot: this.current == null ? null : toSnapshot(this.current) }
+    }, { maxBytes: MAX_SNAPSHOT_BYTES, timeoutMs: SYNC_TIMEOUT_MS })
+    // a peer that can serve snapshots just connected (a start, a restart, a healed link): ask it
+    this.topologyId = await this.peer.libp2p.register(CLOCK_SYNC_PROTOCOL, {
+      onConnect: (peerId) => { void this.syncFrom(peerId) }
+    })
+    this.timers.push(setInterval(() => { void this.tick() }, this.republishIntervalMs))
+    this.timers.push(setInterval(() => { void this.checkEvictions() }, EVICTION_CHECK_INTERVAL_MS))
+    for (const peerId of this.peer.libp2p.getPeers()) void this.syncFrom(peerId)
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+    for (const t of this.graceTimers) clearTimeout(t)
+    this.graceTimers.clear()
+    if (this.topologyId != null) this.peer.libp2p.unregister(this.topologyId)
+    this.peer.pubsub.topicValidators.delete(this.topic)
+    await this.peer.libp2p.unhandle(CLOCK_SYNC_PROTOCOL).catch(() => {})
+    await this.writes.onIdle()
+  }
+
+  /**
+   * Sign this villager's vote for the current period without applying it, so the
+   * caller can make it durable together with the action's effects first.
+   */
+  async prepareVote (action: PeriodAction): Promise<VoteStatement> {
+    const state = this.requireState()
+    if (!isMember(state, this.self)) throw new ClockError('NOT_A_MEMBER', `not yet a member of ${this.town}: joining at the next period boundary`)
+    if (state.votes[this.self] != null) throw new ClockError('ALREADY_VOTED', `already acted in day ${state.day} ${state.period}; waiting for ${this.awaitedNames().join(', ') || 'the others'}`)
+    return sign<VoteStatement>(this.peer.privateKey, {
+      kind: 'vote', town: this.town, day: state.day, period: state.period, voter: this.self, action, joins: joinsToBack(state)
+    })
+  }
+
+  /** Apply and publish our own (already durable) vote. */
+  async submitVote (vote: VoteStatement): Promise<void> {
+    this.ingest([vote], 'self')
+    await this.publish()
+  }
+
+  awaitedNames (): string[] {
+    const t = this.tally()
+    if (t == null) return []
+    return t.awaited.map(id => this.current!.view[id]?.name ?? id)
+  }
+
+  /** Wait until the clock reaches `time` (or later). */
+  async waitFor (time: TownTime, signal?: AbortSignal): Promise<void> {
+    const reached = (): boolean => this.current != null && comparePeriods(this.current, time) >= 0
+    if (reached()) return
+    await new Promise<void>((resolve, reject) => {
+      const onChange = (): void => { if (reached()) { cleanup(); resolve() } }
+      const onAbort = (): void => { cleanup(); reject(signal!.reason) }
+      const cleanup = (): void => { this.removeEventListener('change', onChange); signal?.removeEventListener('abort', onAbort) }
+      this.addEventListener('change', onChange)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  private async signJoin (at: TownTime): Promise<JoinStatement> {
+    const id = this.identity!
+    return sign<JoinStatement>(this.peer.privateKey, {
+      kind: 'join', town: this.town, day: at.day, period: at.period, voter: this.self, name: id.name, occupation: id.occupation
+    })
+  }
+
+  private requireState (): ClockState {
+    if (this.current == null) throw new ClockError('NOT_SYNCED', `the time of ${this.town} is not known yet: no town peer has answered`)
+    return this.current
+  }
+
+  /** Gossip arrives here first: bounded, schema-checked, signatures verified, then applied. */
+  private async validate (_from: PeerId, msg: Message): Promise<TopicValidatorResult> {
+    if (msg.type !== 'signed') return this.reject('UNSIGNED', TopicValidatorResult.Reject)
+    if (msg.data.byteLength > MAX_CLOCK_MESSAGE_BYTES) return this.reject('TOO_LARGE', TopicValidatorResult.Reject)
+    let parsed: ClockMessage
+    try {
+      const result = ClockMessageSchema.safeParse(decodeJson(msg.data))
+      if (!result.success) {
+        this.peer.log.debug(`clock: malformed message from ${msg.from.toString()}: ${describeZodError(result.error)}`)
+        return this.reject('MALFORMED', TopicValidatorResult.Reject)
+      }
+      parsed = result.data
+    } catch {
+      return this.reject('MALFORMED', TopicValidatorResult.Reject)
+    }
+    if (parsed.town !== this.town) return this.reject('WRONG_TOWN', TopicValidatorResult.Reject)
+    const author = msg.from.toString()
+    this.lastHeard.set(author, Date.now())
+    if (!await this.verifier.verifyAll(parsed.stmts)) return this.reject('FORGED', TopicValidatorResult.Reject)
+    this.ingest(parsed.stmts, author)
+    this.considerSync(msg.from, parsed)
+    return TopicValidatorResult.Accept
+  }
+
+  private reject (code: string, result: TopicValidatorResult): TopicValidatorResult {
+    this.count(code)
+    return result
+  }
+
+  private count (code: string): void {
+    this.rejections[code] = (this.rejections[code] ?? 0) + 1
+  }
+
+  /** Apply statements in order; counts refusals; emits events when time moves. */
+  private ingest (stmts: Statement[], source: string): void {
+    if (this.current == null) {
+      // a follower learns the town's time from snapshots, not from loose statements
+      return
+    }
+    const before = this.current
+    let state = this.current
+    const completed: Certificate[] = []
+    for (const stmt of stmts) {
+      const r = applyStatement(state, stmt)
+      if (r.outcome.status === 'rejected') this.count(r.outcome.code)
+      state = r.state
+      completed.push(...r.completed)
+    }
+    this.commit(before, state, completed, false)
+  }
+
+  private commit (before: ClockState | undefined, state: ClockState, completed: Certificate[], adopted: boolean): void {
+    if (state === before) return
+    this.current = state
+    const moved = before == null || comparePeriods(state, before) !== 0
+    if (moved) {
+      this.periodStartedAt = Date.now()
+      this.peer.log.debug(`clock: ${this.town} is now at day ${state.day} ${state.period}`)
+    }
+    void this.save(state)
+    this.safeDispatchEvent('change', { detail: state })
+    if (moved && before != null) {
+      this.safeDispatchEvent('advance', { detail: { from: now(before), to: now(state), completed, adopted, wasMember: isMember(before, this.self) } })
+      // tell the others at once: a peer that missed a vote completes from our set
+      void this.publish()
+    }
+  }
+
+  /**
+   * A peer ahead of us, or at our period with another membership, has something we
+   * lack. At a boundary everyone is briefly ahead of someone, and the last vote is
+   * usually on its way: only ask for a snapshot if we are still behind after a grace.
+   */
+  private considerSync (from: PeerId, msg: ClockMessage): void {
+    const behind = (): boolean => {
+      const state = this.current
+      if (state == null) return true
+      const order = comparePeriods(msg, state)
+      if (order > 0) return true
+      return order === 0 && msg.digest !== viewDigest(state.view) && !(msg.forming && state.prev == null)
+    }
+    if (!behind()) return
+    const farBehind = this.current == null || comparePeriods(msg, nextPeriod(this.current)) > 0
+    if (farBehind) { void this.syncFrom(from); return }
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(timer)
+      if (this.started && behind()) void this.syncFrom(from)
+    }, this.syncGraceMs)
+    this.graceTimers.add(timer)
+  }
+
+  /** Catch-up: ask one peer for its snapshot and merge it. */
+  async syncFrom (peerId: PeerId): Promise<boolean> {
+    const id = peerId.toString()
+    const last = this.lastSync.get(id) ?? 0
+    if (Date.now() - last < SYNC_BACKOFF_MS || !this.started) return false
+    this.lastSync.set(id, Date.now())
+    try {
+      const { snapshot } = await request(this.peer.libp2p, peerId, CLOCK_SYNC_PROTOCOL, { town: this.town }, SyncResponseSchema, {
+        maxBytes: MAX_SNAPSHOT_BYTES, timeoutMs: SYNC_TIMEOUT_MS
+      })
+      if (snapshot == null) return false
+      const theirs = fromSnapshot(snapshot)
+      if (!await this.verifier.verifyAll(snapshotStatements(theirs))) {
+        this.count('FORGED_SNAPSHOT')
+        return false
+      }
+      const checked = checkSnapshot(theirs, this.town)
+      if (!checked.ok) {
+        this.count('INVALID_SNAPSHOT')
+        this.peer.log.debug(`clock: invalid snapshot from ${id}: ${checked.reason}`)
+        return false
+      }
+      if (!this.started) return false
+      const before = this.current
+      if (before == null) {
+        this.commit(undefined, checked.state, [], true)
+        return true
+      }
+      const merged = mergeStates(before, checked.state)
+      this.commit(before, merged.state, merged.completed, merged.adopted)
+      return merged.state !== before
+    } catch (err: any) {
+      this.peer.log.debug(`clock: sync from ${id} failed: ${err.message}`)
+      return false
+    }
+  }
+
+  /** Periodic: re-publish (heartbeat), ask to join when outside the town. */
+  private async tick (): Promise<void> {
+    if (!this.started || this.current == null) return
+    if (this.identity != null && !isMember(this.current, this.self)) {
+      const mine = this.current.joins[this.self]
+      if (mine == null || comparePeriods(mine, this.current) < 0) {
+        const join = await this.signJoin(now(this.current))
+        this.ingest([join], 'self')
+      }
+    }
+    await this.publish()
+  }
+
+  private async checkEvictions (): Promise<void> {
+    const state = this.current
+    if (!this.started || state == null || this.identity == null) return
+    const targets = evictionTargets(state, this.self, this.lastHeard, this.periodStartedAt, Date.now(), this.evictAfterMs)
+    if (targets.length === 0) return
+    const stmts = []
+    for (const target of targets) {
+      this.peer.log.info(`clock: ${state.view[target]?.name ?? target} silent for ${this.evictAfterMs} ms in day ${state.day} ${state.period}: signing its eviction`)
+      stmts.push(await sign<Statement>(this.peer.privateKey, { kind: 'evict', town: this.town, day: state.day, period: state.period, voter: this.self, target } as any))
+    }
+    if (this.current !== state) return
+    this.ingest(stmts, 'self')
+    await this.publish()
+  }
+
+  private async publish (): Promise<void> {
+    const state = this.current
+    if (state == null || !this.started) return
+    const msg: ClockMessage = {
+      v: 1,
+      town: this.town,
+      day: state.day,
+      period: state.period,
+      digest: viewDigest(state.view),
+      forming: state.prev == null,
+      seq: this.seq++,
+      stmts: currentStatements(state)
+    }
+    try {
+      await this.peer.pubsub.publish(this.topic, encodeJson(msg))
+    } catch (err: any) {
+      this.peer.log.debug(`clock: publish failed: ${err.message}`)
+    }
+  }
+
+  private async load (): Promise<ClockState | undefined> {
+    try {
+      if (!await this.peer.datastore.has(this.key)) return undefined
+      const parsed = SyncResponseSchema.shape.snapshot.safeParse(decodeJson(await this.peer.datastore.get(this.key)))
+      if (!parsed.success || parsed.data == null) {
+        this.peer.log.warn(`clock: saved state of ${this.town} is unreadable; starting over from the town`)
+        return undefined
+      }
+      const checked = checkSnapshot(fromSnapshot(parsed.data), this.town)
+      return checked.ok ? checked.state : undefined
+    } catch (err: any) {
+      this.peer.log.warn(`clock: cannot load saved state: ${err.message}`)
+      return undefined
+    }
+  }
+
+  private async save (state: ClockState): Promise<void> {
+    // only the latest state matters: skip writes that a newer one supersedes
+    this.pendingSave = state
+    if (this.writes.size > 0) return
+    await this.writes.add(async () => {
+      const latest = this.pendingSave
+      if (latest == null) return
+      this.pendingSave = undefined
+      await this.peer.datastore.put(this.key, encodeJson(toSnapshot(latest)))
+    }).catch((err: any) => { this.peer.log.warn(`clock: cannot save state: ${err.message}`) })
+  }
+
+  private pendingSave?: ClockState
+
+  /** Resolves once every state change so far is on disk. */
+  async flush (): Promise<void> {
+    await this.writes.onIdle()
+  }
+}
+
+const TIME_ZERO: TownTime = { day: 1, period: 'morning' }
+
+export class ClockError extends Error {
+  override name = 'ClockError'
+  constructor (readonly code: 'NOT_A_MEMBER' | 'ALREADY_VOTED' | 'NOT_SYNCED', message: string) {
+    super(message)
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Wire forms of the clock: zod schemas for every statement, gossip message and
+ * snapshot (bounded sizes, checked before use), and the signatures that let any
+ * peer relay another's vote while nobody can forge one.
+ */
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { fromString, toString } from 'uint8arrays'
+import { z } from 'zod'
+import type { ClockState, EvictStatement, JoinStatement, Statement, VoteStatement } from '../../town/clock.js'
+import { OCCUPATIONS, PERIOD_ACTIONS, PERIODS } from '../../town/rules.js'
+import { TOWN_NAME_PATTERN } from '../town-directory/constants.js'
+import { SIGNING_DOMAIN } from './constants.js'
+
+const MAX_DAY = 1_000_000_000
+export const PeerIdString = z.string().min(40).max(100).regex(/^[1-9A-HJ-NP-Za-km-z]+$/, 'not a base58 PeerId')
+const Town = z.string().regex(TOWN_NAME_PATTERN, 'invalid town name')
+const Day = z.number().int().min(1).max(MAX_DAY)
+const Period = z.enum(PERIODS)
+const Sig = z.string().min(16).max(200).regex(/^[A-Za-z0-9_-]+$/, 'not base64url')
+const Name = z.string().min(1).max(32).regex(/^[\p{L}\p{N}_-]+$/u, 'invalid villager name')
+
+export const JoinSchema = z.strictObject({
+  kind: z.literal('join'), town: Town, day: Day, period: Period, voter: PeerIdString,
+  name: Name, occupation: z.enum(OCCUPATIONS), sig: Sig
+})
+export const VoteSchema = z.strictObject({
+  kind: z.literal('vote'), town: Town, day: Day, period: Period, voter: PeerIdString,
+  action: z.enum(PERIOD_ACTIONS), joins: z.array(JoinSchema).max(64), sig: Sig
+})
+export const EvictSchema = z.strictObject({
+  kind: z.literal('evict'), town: Town, day: Day, period: Period, voter: PeerIdString, target: PeerIdString, sig: Sig
+})
+export const StatementSchema = z.discriminatedUnion('kind', [JoinSchema, VoteSchema, EvictSchema])
+
+const MemberSchema = z.strictObject({ name: Name, occupation: z.enum(OCCUPATIONS) })
+const ViewSchema = z.record(PeerIdString, MemberSchema).refine(v => Object.keys(v).length <= 1024, 'view too large')
+
+/** What every peer publishes on the clock topic: where it is, and what it holds for that period. */
+export const ClockMessageSchema = z.strictObject({
+  v: z.literal(1),
+  town: Town,
+  day: Day,
+  period: Period,
+  digest: z.string().regex(/^[0-9a-f]{16}$/),
+  forming: z.boolean(),
+  seq: z.number().int().nonnegative(),
+  stmts: z.array(StatementSchema).max(4096)
+})
+export type ClockMessage = z.infer<typeof ClockMessageSchema>
+
+const CertificateSchema = z.strictObject({
+  day: Day, period: Period, view: ViewSchema, votes: z.array(VoteSchema).max(1024), evicts: z.array(EvictSchema).max(1024 * 1024)
+})
+
+export const SnapshotSchema = z.strictObject({
+  town: Town,
+  day: Day,
+  period: Period,
+  view: ViewSchema,
+  votes: z.record(PeerIdString, VoteSchema),
+  evicts: z.record(PeerIdString, z.record(PeerIdString, EvictSchema)),
+  joins: z.record(PeerIdString, JoinSchema),
+  founders: z.array(JoinSchema).max(1024),
+  prev: CertificateSchema.nullable()
+})
+
+export const SyncRequestSchema = z.strictObject({ town: Town })
+export const SyncResponseSchema = z.strictObject({ snapshot: SnapshotSchema.nullable() })
+
+/** The snapshot we serve: the state minus what is only ours (statements buffered early). */
+export function toSnapshot (state: ClockState): z.infer<typeof SnapshotSchema> {
+  const { early: _early, ...snapshot } = state
+  return snapshot
+}
+
+export function fromSnapshot (snapshot: z.infer<typeof SnapshotSchema>): ClockState {
+  return { ...snapshot, early: [] }
+}
+
+type Unsigned<S> = Omit<S, 'sig'>
+
+/** The exact bytes a statement's signature covers: every field but the signature, in a fixed order. */
+export function signingBytes (stmt: Unsigned<Statement>): Uint8Array {
+  const common = [SIGNING_DOMAIN, stmt.kind, stmt.town, stmt.day, stmt.period, stmt.voter]
+  const specific = stmt.kind === 'vote'
+    ? [(stmt as Unsigned<VoteStatement>).action, (stmt as Unsigned<VoteStatement>).joins.map(j => j.sig)]
+    : stmt.kind === 'evict'
+      ? [(stmt as Unsigned<EvictStatement>).target]
+      : [(stmt as Unsigned<JoinStatement>).name, (stmt as Unsigned<JoinStatement>).occupation]
+  return new TextEncoder().encode(JSON.stringify([...common, ...specific]))
+}
+
+export async function sign<S extends Statement> (key: PrivateKey, stmt: Unsigned<S>): Promise<S> {
+  const sig = await key.sign(signingBytes(stmt))
+  return { ...stmt, sig: toString(sig, 'base64url') } as S
+}
+
+/**
+ * Checks signatures, remembering good ones: a re-published set is mostly
+ * statements already seen, and Ed25519 verification is the barrier's main CPU cost.
+ */
+export class StatementVerifier {
+  private readonly verified = new Set<string>()
+  private readonly max: number
+  verifications = 0
+
+  constructor (max = 50_000) {
+    this.max = max
+  }
+
+  async verify (stmt: Statement): Promise<boolean> {
+    if (stmt.kind === 'vote') {
+      for (const join of stmt.joins) if (!await this.verify(join)) return false
+    }
+    const key = `${stmt.voter}:${stmt.sig}`
+    if (this.verified.has(key)) return true
+    let ok = false
+    try {
+      const publicKey = peerIdFromString(stmt.voter).publicKey
+      if (publicKey == null) return false
+      this.verifications++
+      ok = await publicKey.verify(signingBytes(stmt), fromString(stmt.sig, 'base64url'))
+    } catch {
+      return false
+    }
+    if (ok) {
+      if (this.verified.size >= this.max) this.verified.clear()
+      this.verified.add(key)
+    }
+    return ok
+  }
+
+  async verifyAll (stmts: Iterable<Statement>): Promise<boolean> {
+    for (const s of stmts) if (!await this.verify(s)) return false
+    return true
+  }
+}
+
+/** Every statement a snapshot carries, for signature checks. */
+export function snapshotStatements (s: ClockState): Statement[] {
+  return [
+    ...s.founders,
+    ...Object.values(s.joins),
+    ...Object.values(s.votes),
+    ...Object.values(s.evicts).flatMap(e => Object.values(e)),
+    ...(s.prev == null ? [] : [...s.prev.votes, ...s.prev.evicts])
+  ]
+}

@@ -1,0 +1,177 @@
+/**
+ * A villager's local control API: JSON over HTTP on loopback, in the shape of the
+ * older villager REST API so its scripts keep working. The CLI and the agents
+ * drive a villager through it. Requests from anywhere but loopback are refused.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { z } from 'zod'
+import type { MeshPeer } from '../node/peer.js'
+import { describeZodError } from '../protocols/wire.js'
+import { LIMITS } from './constants.js'
+import { ITEMS, OCCUPATIONS } from './rules.js'
+import { VillagerError, type VillagerService } from './villager-service.js'
+
+export const MAX_BODY_BYTES = 64 * 1024
+
+export class HttpError extends Error {
+  constructor (readonly status: number, readonly code: string, message: string) {
+    super(message)
+  }
+}
+
+type Route = (ctx: { body: unknown, url: URL }) => Promise<unknown> | unknown
+export type Routes = Record<string, Route>
+
+const Quantity = z.number().int().min(1).max(LIMITS.maxOrderQuantity)
+const CreateBody = z.object({
+  name: z.string(),
+  occupation: z.enum(OCCUPATIONS),
+  gender: z.string().default('unspecified'),
+  personality: z.string().default('')
+})
+const EatBody = z.object({ quantity: Quantity.default(1) }).default({ quantity: 1 })
+const OrderBody = z.object({ item: z.enum(ITEMS), quantity: Quantity })
+/** The older design's single endpoint for merchant trades. */
+const LegacyTradeBody = z.object({
+  target: z.literal('merchant', { error: 'POST /action/trade is for the merchant; trade with a villager with POST /trade/request' }),
+  item: z.enum(ITEMS),
+  quantity: Quantity,
+  action: z.enum(['buy', 'sell']).default('buy')
+})
+
+export function villagerRoutes (peer: MeshPeer, villager: VillagerService): Routes {
+  const timeView = (): unknown => {
+    const clock = villager.clock
+    const time = clock?.time()
+    if (clock == null || time == null) return { town: villager.town, synced: false }
+    return {
+      town: villager.town,
+      synced: true,
+      day: time.day,
+      period: time.period,
+      member: clock.isMember(),
+      voted: clock.hasVoted(),
+      awaiting: clock.awaitedNames()
+    }
+  }
+  return {
+    'GET /health': () => ({ ok: true, peerId: peer.peerId.toString(), town: villager.town, villager: villager.villager?.name ?? null, connections: peer.connectedPeers().length }),
+    'GET /villager': () => {
+      const v = villager.villager
+      if (v == null) throw new HttpError(404, 'NO_VILLAGER', 'no villager on this peer yet: POST /villager with {"name","occupation","gender","personality"}')
+      return v
+    },
+    'POST /villager': async ({ body }) => villager.create(parse(CreateBody, body)),
+    'POST /action/produce': async () => villager.act('produce'),
+    'POST /action/sleep': async () => villager.act('sleep'),
+    'POST /action/idle': async () => villager.act('idle'),
+    'POST /action/eat': async ({ body }) => villager.eat(parse(EatBody, body ?? {}).quantity),
+    'POST /action/buy': async ({ body }) => { const b = parse(OrderBody, body); return villager.trade('buy', b.item, b.quantity) },
+    'POST /action/sell': async ({ body }) => { const b = parse(OrderBody, body); return villager.trade('sell', b.item, b.quantity) },
+    'POST /action/trade': async ({ body }) => { const b = parse(LegacyTradeBody, body); return villager.trade(b.action, b.item, b.quantity) },
+    'GET /time': timeView,
+    'GET /status': () => {
+      const t = villager.clock?.tally()
+      if (t == null) return { ...(timeView() as object), members: [] }
+      return {
+        ...(timeView() as object),
+        majority: t.majority,
+        members: t.members.map(m => ({ name: m.name, occupation: m.occupation, peerId: m.id, voted: m.voted, action: m.action ?? null, evictVotes: m.evictVotes })),
+        awaiting: t.awaited.map(id => t.members.find(m => m.id === id)?.name ?? id),
+        evicted: t.evicted
+      }
+    },
+    'GET /prices': async () => villager.prices()
+  }
+}
+
+function parse<T> (schema: z.ZodType<T>, body: unknown): T {
+  const r = schema.safeParse(body)
+  if (!r.success) throw new HttpError(400, 'INVALID_REQUEST', describeZodError(r.error))
+  return r.data
+}
+
+export function isLoopback (address: string | undefined): boolean {
+  if (address == null) return false
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
+}
+
+export interface ControlApi {
+  server: Server
+  port: number
+  url: string
+  close: () => Promise<void>
+}
+
+/** Serve `routes` on 127.0.0.1:port (0 = any free port). */
+export async function startControlApi (routes: Routes, port: number, host = '127.0.0.1'): Promise<ControlApi> {
+  const server = createServer((req, res) => { void serve(routes, req, res) })
+  // keep-alive sockets would hold a stopping peer open
+  server.keepAliveTimeout = 1_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE' ? new VillagerError('PORT_IN_USE', 0, `control API port ${port} is in use: choose another --api-port`) : err)
+    })
+    server.listen(port, host, () => resolve())
+  })
+  const actual = (server.address() as AddressInfo).port
+  return {
+    server,
+    port: actual,
+    url: `http://${host}:${actual}`,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>(resolve => server.close(() => resolve()))
+    }
+  }
+}
+
+async function serve (routes: Routes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const send = (status: number, payload: unknown): void => {
+    const body = JSON.stringify(payload)
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+    res.end(body)
+  }
+  const fail = (status: number, code: string, message: string): void => send(status, { error: { code, message } })
+  if (!isLoopback(req.socket.remoteAddress)) {
+    fail(403, 'NOT_LOOPBACK', 'the control API only answers requests from this machine')
+    req.resume()
+    return
+  }
+  const url = new URL(req.url ?? '/', 'http://localhost')
+  const route = routes[`${req.method} ${url.pathname}`]
+  if (route == null) {
+    const allowed = Object.keys(routes).filter(r => r.endsWith(` ${url.pathname}`)).map(r => r.split(' ')[0])
+    req.resume()
+    if (allowed.length > 0) fail(405, 'METHOD_NOT_ALLOWED', `${req.method} ${url.pathname}: use ${allowed.join(' or ')}`)
+    else fail(404, 'NOT_FOUND', `no endpoint ${req.method} ${url.pathname}`)
+    return
+  }
+  try {
+    const body = await readBody(req)
+    const result = await route({ body, url })
+    send(req.method === 'POST' && url.pathname === '/villager' ? 201 : 200, result)
+  } catch (err: any) {
+    if (err instanceof HttpError) fail(err.status, err.code, err.message)
+    else if (err instanceof VillagerError) fail(err.status, err.code, err.message)
+    else fail(500, 'INTERNAL', `internal error: ${err?.message ?? err}`)
+  }
+}
+
+async function readBody (req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += chunk.length
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'BODY_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`)
+    chunks.push(chunk)
+  }
+  if (size === 0) return undefined
+  const text = Buffer.concat(chunks).toString('utf8')
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new HttpError(400, 'INVALID_JSON', 'the request body is not valid JSON')
+  }
+}

@@ -1,0 +1,312 @@
+import { randomBytes } from 'node:crypto'
+import { Key } from 'interface-datastore'
+import { TypedEventEmitter } from 'main-event'
+import PQueue from 'p-queue'
+import { z } from 'zod'
+import type { MeshPeer } from '../node/peer.js'
+import { ClockService, ClockError, type AdvanceEvent } from '../protocols/clock/clock-service.js'
+import { VoteSchema } from '../protocols/clock/codec.js'
+import { findMerchant, merchantClient, type OrderResult, type PriceTable } from '../protocols/merchant/index.js'
+import { RemoteError, WireError, decodeJson, encodeJson } from '../protocols/wire.js'
+import { LIMITS } from './constants.js'
+import {
+  applyPeriodAction, buyFromMerchant, createVillager, eat, endOfDay, ITEMS, OCCUPATIONS, sellToMerchant,
+  type Item, type PeriodAction, type RuleEffect, type TownTime, type VillagerProfile, type VillagerState
+} from './rules.js'
+
+/** A refusal a person can act on: a stable code, an HTTP-ish status and a sentence. */
+export class VillagerError extends Error {
+  override name = 'VillagerError'
+  constructor (readonly code: string, readonly status: number, message: string) {
+    super(message)
+  }
+}
+
+export interface VillagerServiceInit {
+  town: string
+  evictAfterMs?: number
+  republishIntervalMs?: number
+}
+
+const InventorySchema = z.strictObject(Object.fromEntries(ITEMS.map(i => [i, z.number().int().min(0)])) as Record<Item, z.ZodNumber>)
+const VillagerStateSchema = z.strictObject({
+  name: z.string(), occupation: z.enum(OCCUPATIONS), gender: z.string(), personality: z.string(),
+  stamina: z.number().int().min(0).max(100), coins: z.number().int().min(0), items: InventorySchema
+})
+const PendingOrderSchema = z.strictObject({ requestId: z.string(), op: z.enum(['buy', 'sell']), item: z.enum(ITEMS), quantity: z.number().int().positive() })
+const RecordSchema = z.strictObject({
+  villager: VillagerStateSchema,
+  /** Hunger has been taken for every day up to this one. */
+  fedThroughDay: z.number().int().min(0),
+  /** Our latest vote, kept with the action's effects so a restart re-publishes it. */
+  lastVote: VoteSchema.nullable(),
+  /** A merchant order sent but not settled yet: retried with the same id after a restart. */
+  pendingOrder: PendingOrderSchema.nullable()
+})
+type VillagerRecord = z.infer<typeof RecordSchema>
+type PendingOrder = z.infer<typeof PendingOrderSchema>
+
+const RECORD_KEY = new Key('/meshtown/villager')
+
+export interface ActionOutcome {
+  effect: RuleEffect
+  villager: VillagerState
+  time: TownTime
+}
+
+export interface VillagerEvents {
+  change: CustomEvent<VillagerState>
+  advance: CustomEvent<AdvanceEvent>
+}
+
+/**
+ * One villager: its own state (durable in its data dir before any answer), the
+ * rules applied to it, its votes on the town's clock, and its orders with the
+ * merchant. Every change goes through one queue, so two requests can never
+ * spend the same coin.
+ */
+export class VillagerService extends TypedEventEmitter<VillagerEvents> {
+  readonly town: string
+  private readonly peer: MeshPeer
+  private readonly init: VillagerServiceInit
+  private readonly queue = new PQueue({ concurrency: 1 })
+  private record?: VillagerRecord
+  private clockService?: ClockService
+  private knownPrices?: PriceTable
+  private started = false
+
+  constructor (peer: MeshPeer, init: VillagerServiceInit) {
+    super()
+    this.peer = peer
+    this.town = init.town
+    this.init = init
+  }
+
+  get villager (): VillagerState | undefined {
+    return this.record?.villager
+  }
+
+  /** The town's clock; present once this peer is a villager. */
+  get clock (): ClockService | undefined {
+    return this.clockService
+  }
+
+  async start (): Promise<void> {
+    this.started = true
+    this.record = await this.load()
+    if (this.record != null) await this.startClock()
+  }
+
+  async stop (): Promise<void> {
+    this.started = false
+    await this.queue.onIdle()
+    await this.clockService?.stop()
+  }
+
+  /** Create this peer's villager; refused when it already has one (a data dir is one villager). */
+  async create (profile: VillagerProfile): Promise<VillagerState> {
+    return this.queue.add(async () => {
+      if (this.record != null) {
+        throw new VillagerError('ALREADY_CREATED', 409, `this peer is already ${this.record.villager.name} the ${this.record.villager.occupation}; one data dir holds one villager`)
+      }
+      const created = createVillager(profile)
+      if (!created.ok) throw new VillagerError(created.code, 400, created.message)
+      const record: VillagerRecord = { villager: created.state, fedThroughDay: 0, lastVote: null, pendingOrder: null }
+      await this.save(record)
+      this.record = record
+      await this.startClock()
+      this.emitChange()
+      return created.state
+    })
+  }
+
+  /** The period's action: applied, made durable with its vote, then the vote is published. */
+  async act (action: PeriodAction): Promise<ActionOutcome> {
+    return this.queue.add(async () => {
+      const record = this.requireVillager()
+      const clock = this.clockService!
+      const time = clock.time()
+      if (time == null) throw new VillagerError('NOT_SYNCED', 503, `the time of ${this.town} is not known yet: waiting for a town peer`)
+      let vote
+      try {
+        vote = await clock.prepareVote(action)
+      } catch (err) {
+        if (err instanceof ClockError) throw new VillagerError(err.code, 409, err.message)
+        throw err
+      }
+      const result = applyPeriodAction(record.villager, action, time.period)
+      if (!result.ok) throw new VillagerError(result.code, 422, result.message)
+      const next: VillagerRecord = { ...record, villager: result.state, lastVote: vote }
+      await this.save(next)
+      this.record = next
+      await clock.submitVote(vote)
+      this.emitChange()
+      return { effect: result.effect, villager: result.state, time }
+    })
+  }
+
+  async eat (quantity = 1): Promise<ActionOutcome> {
+    return this.queue.add(async () => {
+      const record = this.requireVillager()
+      const result = eat(record.villager, quantity)
+      if (!result.ok) throw new VillagerError(result.code, 422, result.message)
+      const next = { ...record, villager: result.state }
+      await this.save(next)
+      this.record = next
+      this.emitChange()
+      return { effect: result.effect, villager: result.state, time: this.currentTime() }
+    })
+  }
+
+  async prices (): Promise<PriceTable> {
+    const merchant = await this.merchant()
+    try {
+      this.knownPrices = await merchantClient(this.peer.libp2p).prices(merchant)
+      return this.knownPrices
+    } catch (err) {
+      throw this.merchantFailure(err)
+    }
+  }
+
+  /**
+   * Buy from or sell to the merchant. The order is written down before it is sent
+   * and settled with the same request id after a crash, so it is applied once.
+   */
+  async trade (op: 'buy' | 'sell', item: Item, quantity: number): Promise<ActionOutcome & { order: OrderResult }> {
+    return this.queue.add(async () => {
+      const record = this.requireVillager()
+      if (!Number.isSafeInteger(quantity) || quantity < 1 || quantity > LIMITS.maxOrderQuantity) {
+        throw new VillagerError('INVALID_QUANTITY', 400, `quantity must be a whole number from 1 to ${LIMITS.maxOrderQuantity}, got ${quantity}`)
+      }
+      // check against the published prices first, so a hopeless order is never sent
+      const prices = this.knownPrices ?? await this.prices()
+      const precheck = op === 'buy' ? buyFromMerchant(record.villager, item, quantity, prices) : sellToMerchant(record.villager, item, quantity, prices)
+      if (!precheck.ok) throw new VillagerError(precheck.code, 422, precheck.message)
+      const order: PendingOrder = { requestId: randomBytes(12).toString('base64url'), op, item, quantity }
+      await this.save({ ...record, pendingOrder: order })
+      this.record = { ...record, pendingOrder: order }
+      return this.settle(order)
+    })
+  }
+
+  currentTime (): TownTime {
+    return this.clockService?.time() ?? { day: 1, period: 'morning' }
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  private async settle (order: PendingOrder): Promise<ActionOutcome & { order: OrderResult }> {
+    const merchant = await this.merchant()
+    let result: OrderResult
+    try {
+      const client = merchantClient(this.peer.libp2p)
+      result = order.op === 'buy'
+        ? await client.buy(merchant, order.requestId, order.item, order.quantity)
+        : await client.sell(merchant, order.requestId, order.item, order.quantity)
+    } catch (err) {
+      if (err instanceof RemoteError) {
+        // refused: nothing happened at the merchant; forget the order
+        const record = this.requireVillager()
+        await this.save({ ...record, pendingOrder: null })
+        this.record = { ...record, pendingOrder: null }
+      }
+      throw this.merchantFailure(err)
+    }
+    const record = this.requireVillager()
+    const prices = { sells: { [order.item]: result.unitPrice }, buys: { [order.item]: result.unitPrice } }
+    const applied = order.op === 'buy'
+      ? buyFromMerchant(record.villager, order.item, order.quantity, prices)
+      : sellToMerchant(record.villager, order.item, order.quantity, prices)
+    if (!applied.ok) {
+      // the merchant settled at a price we cannot honour (it changed its prices): keep the
+      // order pending so nothing is lost, and say so
+      throw new VillagerError('ORDER_UNSETTLED', 409, `the merchant settled ${order.op} ${order.quantity} ${order.item} at ${result.unitPrice} but it cannot be applied: ${applied.message}`)
+    }
+    const next = { ...record, villager: applied.state, pendingOrder: null }
+    await this.save(next)
+    this.record = next
+    this.emitChange()
+    return { effect: applied.effect, villager: applied.state, time: this.currentTime(), order: result }
+  }
+
+  private async merchant () {
+    const found = await findMerchant(this.peer.libp2p)
+    if (found == null) throw new VillagerError('NO_MERCHANT', 503, `no merchant is connected in ${this.town}: start one with \`meshtown merchant --town ${this.town}\``)
+    return found
+  }
+
+  private merchantFailure (err: unknown): Error {
+    if (err instanceof VillagerError) return err
+    if (err instanceof RemoteError) return new VillagerError(err.code, 422, `the merchant refused: ${err.message}`)
+    if (err instanceof WireError) return new VillagerError('MERCHANT_UNREACHABLE', 503, `the merchant did not answer: ${err.message}`)
+    return err as Error
+  }
+
+  private async startClock (): Promise<void> {
+    const villager = this.record!.villager
+    const clock = new ClockService(this.peer, {
+      town: this.town,
+      identity: { name: villager.name, occupation: villager.occupation },
+      evictAfterMs: this.init.evictAfterMs,
+      republishIntervalMs: this.init.republishIntervalMs
+    })
+    clock.addEventListener('advance', (e) => { void this.onAdvance(e.detail) })
+    this.clockService = clock
+    if (!this.started) return
+    await clock.start()
+    // a vote made durable just before a crash is published again
+    const vote = this.record!.lastVote
+    const state = clock.state
+    if (vote != null && state != null && state.day === vote.day && state.period === vote.period && state.votes[vote.voter] == null) {
+      await clock.submitVote(vote)
+    }
+    const pending = this.record!.pendingOrder
+    if (pending != null) {
+      void this.queue.add(async () => this.settle(pending)).catch((err: Error) => {
+        this.peer.log.warn(`merchant order ${pending.requestId} still unsettled: ${err.message}`)
+      })
+    }
+  }
+
+  /** Hunger at the end of every day this villager lived through as a member of the town. */
+  private async onAdvance (event: AdvanceEvent): Promise<void> {
+    this.safeDispatchEvent('advance', { detail: event })
+    if (!event.wasMember || event.to.day <= event.from.day) return
+    const endedDays: number[] = []
+    for (let day = event.from.day; day < event.to.day; day++) endedDays.push(day)
+    await this.queue.add(async () => {
+      let record = this.requireVillager()
+      for (const day of endedDays) {
+        if (day <= record.fedThroughDay) continue
+        const r = endOfDay(record.villager)
+        if (r.ok) record = { ...record, villager: r.state, fedThroughDay: day }
+      }
+      if (record !== this.record) {
+        await this.save(record)
+        this.record = record
+        this.emitChange()
+      }
+    })
+  }
+
+  private requireVillager (): VillagerRecord {
+    if (this.record == null) throw new VillagerError('NO_VILLAGER', 404, 'no villager on this peer yet: create one first (POST /villager, or `create` in the CLI)')
+    return this.record
+  }
+
+  private emitChange (): void {
+    if (this.record != null) this.safeDispatchEvent('change', { detail: this.record.villager })
+  }
+
+  private async load (): Promise<VillagerRecord | undefined> {
+    if (!await this.peer.datastore.has(RECORD_KEY)) return undefined
+    const parsed = RecordSchema.safeParse(decodeJson(await this.peer.datastore.get(RECORD_KEY)))
+    if (!parsed.success) throw new Error(`the villager saved in ${this.peer.dataDir} is unreadable`)
+    return parsed.data
+  }
+
+  /** Durable before anyone is told: LevelDB with sync so a power cut cannot undo it. */
+  private async save (record: VillagerRecord): Promise<void> {
+    await this.peer.datastore.db.put(RECORD_KEY.toString(), encodeJson(record), { sync: true } as any)
+  }
+}
