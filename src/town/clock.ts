@@ -259,6 +259,8 @@ function applyEvict (state: ClockState, evict: EvictStatement): ApplyResult {
 }
 
 function applyJoin (state: ClockState, join: JoinStatement): ApplyResult {
+  // founders' requests keep circulating while the town forms: seen, not refused
+  if (state.founders.some(f => f.sig === join.sig)) return { state, outcome: { status: 'duplicate' }, completed: [] }
   if (isMember(state, join.voter)) return rejected(state, 'ALREADY_MEMBER', `${join.voter} is already a member`)
   const holder = memberByName(state, join.name)
   if (holder != null) return rejected(state, 'NAME_TAKEN', `the name "${join.name}" is taken in ${state.town}`)

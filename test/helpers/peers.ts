@@ -13,11 +13,11 @@ export async function removeDir (dir: string): Promise<void> {
 }
 
 /** Poll `condition` until it holds or `timeoutMs` passes; never a fixed sleep. */
-export async function waitFor (condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition', intervalMs = 25): Promise<void> {
+export async function waitFor (condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, what: string | (() => string) = 'condition', intervalMs = 25): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (true) {
     if (await condition()) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`)
     await new Promise(resolve => setTimeout(resolve, intervalMs))
   }
 }

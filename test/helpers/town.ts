@@ -88,12 +88,12 @@ export class TestTown {
   async waitForMembers (names: string[], among: TestVillager[] = this.villagers, timeoutMs = 20_000): Promise<void> {
     const want = [...names].sort().join(',')
     await waitFor(() => among.every(v => this.members(v).join(',') === want), timeoutMs,
-      `members ${want}; have ${among.map(v => `${v.name}:[${this.members(v).join(',')}]`).join(' ')}`)
+      () => `members ${want}; have ${among.map(v => `${v.name}:[${this.members(v).join(',')}]`).join(' ')}`)
   }
 
   async waitForTime (time: TownTime, among: TestVillager[] = this.villagers, timeoutMs = 20_000): Promise<void> {
     await waitFor(() => among.every(v => { const t = this.time(v); return t?.day === time.day && t.period === time.period }), timeoutMs,
-      `day ${time.day} ${time.period}; have ${among.map(v => `${v.name}:${JSON.stringify(this.time(v))}`).join(' ')}`)
+      () => `day ${time.day} ${time.period}; have ${among.map(v => `${v.name}:${JSON.stringify(this.time(v))}`).join(' ')}`)
   }
 
   async stop (): Promise<void> {

@@ -113,14 +113,16 @@ export class StatementVerifier {
     if (stmt.kind === 'vote') {
       for (const join of stmt.joins) if (!await this.verify(join)) return false
     }
-    const key = `${stmt.voter}:${stmt.sig}`
+    // the cache key covers the signed content too: a known signature pasted onto other fields is a forgery
+    const bytes = signingBytes(stmt)
+    const key = `${stmt.sig}:${new TextDecoder().decode(bytes)}`
     if (this.verified.has(key)) return true
     let ok = false
     try {
       const publicKey = peerIdFromString(stmt.voter).publicKey
       if (publicKey == null) return false
       this.verifications++
-      ok = await publicKey.verify(signingBytes(stmt), fromString(stmt.sig, 'base64url'))
+      ok = await publicKey.verify(bytes, fromString(stmt.sig, 'base64url'))
     } catch {
       return false
     }

@@ -1,0 +1,129 @@
+import { expect } from 'chai'
+import { sign } from '../src/protocols/clock/codec.js'
+import type { VoteStatement } from '../src/town/clock.js'
+import { comparePeriods, type TownTime } from '../src/town/rules.js'
+import { waitFor } from './helpers/peers.js'
+import { TestTown, type TestVillager } from './helpers/town.js'
+
+/** Cut every link between the two groups, both ways, with the peers' gaters. */
+async function split (a: TestVillager[], b: TestVillager[]): Promise<void> {
+  for (const x of a) for (const y of b) { await x.peer.block(y.peer.peerId); await y.peer.block(x.peer.peerId) }
+  await waitFor(() => a.every(x => b.every(y => x.peer.libp2p.getConnections(y.peer.peerId).length === 0)), 10_000, 'links cut')
+}
+
+function heal (all: TestVillager[]): void {
+  for (const v of all) v.peer.heal()
+}
+
+async function everyoneActs (vs: TestVillager[]): Promise<void> {
+  for (const v of vs) {
+    if (v.service.clock!.isMember() && !v.service.clock!.hasVoted()) await v.service.act('idle')
+  }
+}
+
+describe('town barrier under partitions (real peers, gater)', function () {
+  this.timeout(120_000)
+  let town: TestTown
+  afterEach(async () => { await town?.stop() })
+
+  it('a cut-off villager is evicted by the majority, does not advance, then catches up and rejoins', async () => {
+    town = await new TestTown().start({
+      evictAfterMs: 1_500,
+      villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }, { name: 'dan', occupation: 'farmer' }]
+    })
+    await town.waitForMembers(['ann', 'ben', 'cat', 'dan'])
+    const [ann, ben, cat, dan] = ['ann', 'ben', 'cat', 'dan'].map(n => town.get(n))
+    const majority = [ann!, ben!, cat!]
+    await split([dan!], majority)
+    const start = town.time(dan!)!
+    await everyoneActs([...majority, dan!])
+    // the majority evicts dan after the timeout and goes on without him
+    const next: TownTime = { day: 1, period: 'noon' }
+    await town.waitForTime(next, majority)
+    await town.waitForMembers(['ann', 'ben', 'cat'], majority)
+    await everyoneActs(majority)
+    await town.waitForTime({ day: 1, period: 'evening' }, majority)
+    // dan, alone, never moved: he holds his own vote and evicted nobody
+    expect(town.time(dan!)).to.deep.equal(start)
+    expect(town.members(dan!)).to.deep.equal(['ann', 'ben', 'cat', 'dan'])
+    expect(dan!.service.clock!.tally()!.evicted).to.deep.equal([])
+
+    heal([ann!, ben!, cat!, dan!])
+    // dan catches up to the majority's time directly from a neighbour
+    await waitFor(() => comparePeriods(town.time(dan!)!, { day: 1, period: 'evening' }) >= 0, 20_000, 'dan catches up')
+    // and asks to join again: he is a member after the next boundary
+    await waitFor(async () => {
+      await everyoneActs(majority)
+      return town.members(dan!).includes('dan') && majority.every(v => town.members(v).includes('dan'))
+    }, 30_000, 'dan rejoins', 200)
+    const agreed = town.time(ann!)!
+    await town.waitForTime(agreed, [ann!, ben!, cat!, dan!])
+    await town.waitForMembers(['ann', 'ben', 'cat', 'dan'])
+  })
+
+  it('a 2-2 split: neither side advances nor evicts; after healing all advance together', async () => {
+    town = await new TestTown().start({
+      evictAfterMs: 1_000,
+      villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }, { name: 'dan', occupation: 'farmer' }]
+    })
+    const all = ['ann', 'ben', 'cat', 'dan'].map(n => town.get(n))
+    await town.waitForMembers(['ann', 'ben', 'cat', 'dan'])
+    const [left, right] = [all.slice(0, 2), all.slice(2)]
+    await split(left, right)
+    await everyoneActs(all)
+    // each side signs evictions of the other once the timeout passes, but 2 of 4 is no majority
+    await waitFor(() => all.every(v => v.service.clock!.tally()!.members.filter(m => m.evictVotes === 2).length === 2), 20_000, 'evictions signed on both sides')
+    for (const v of all) {
+      expect(town.time(v)).to.deep.equal({ day: 1, period: 'morning' })
+      expect(v.service.clock!.tally()!.evicted).to.deep.equal([])
+    }
+    heal(all)
+    await town.waitForTime({ day: 1, period: 'noon' }, all, 30_000)
+    await town.waitForMembers(['ann', 'ben', 'cat', 'dan'])
+  })
+
+  it('forged, replayed and malformed votes change nothing', async () => {
+    town = await new TestTown().start({
+      villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }]
+    })
+    await town.waitForMembers(['ann', 'ben', 'cat'])
+    const [ann, ben, cat] = ['ann', 'ben', 'cat'].map(n => town.get(n))
+    // an outsider peer on the clock topic
+    const mallory = await town.pool.create({ town: town.town, bootstrap: [town.bootstrapAddr], lookupInterval: 200 })
+    const topic = `meshtown/${town.town}/clock`
+    await waitFor(() => mallory.pubsub.getSubscribers(topic).length >= 3, 20_000, 'mallory sees the town')
+    const send = async (value: unknown): Promise<void> => {
+      await mallory.pubsub.publish(topic, typeof value === 'string' ? new TextEncoder().encode(value) : new TextEncoder().encode(JSON.stringify(value)))
+    }
+    // ben votes honestly; mallory replays it, forges cat's vote, and sends junk
+    await ben!.service.act('idle')
+    await waitFor(() => ann!.service.clock!.tally()!.voted.length === 1, 10_000, 'ben\'s vote')
+    const benVote = ann!.service.clock!.state!.votes[ben!.peer.peerId.toString()]!
+    const msg = (stmts: unknown[]): unknown => ({ v: 1, town: town.town, day: 1, period: 'morning', digest: '0000000000000000', forming: false, seq: Date.now(), stmts })
+    const forged = { ...benVote, voter: cat!.peer.peerId.toString() }
+    const outsider = { ...benVote, voter: mallory.peerId.toString() }
+    await send(msg([benVote]))
+    await send(msg([forged]))
+    await send(msg([outsider]))
+    await send(msg([{ ...benVote, day: 1, period: 'noon', sig: benVote.sig }]))
+    // a properly signed vote by a peer that is not a member
+    const own = await sign<VoteStatement>(mallory.privateKey, { kind: 'vote', town: town.town, day: 1, period: 'morning', voter: mallory.peerId.toString(), action: 'idle', joins: [] })
+    await send(msg([own]))
+    await send('{"not json')
+    await send({ v: 1, town: town.town })
+    await send(msg([{ ...benVote, action: 'dance' }]))
+    await waitFor(() => {
+      const r = ann!.service.clock!.rejections
+      return (r.FORGED ?? 0) >= 3 && (r.MALFORMED ?? 0) >= 3 && (r.NOT_A_MEMBER ?? 0) >= 1
+    }, 10_000, () => `rejections counted: ${JSON.stringify(ann!.service.clock!.rejections)}`)
+    for (const v of [ann!, ben!, cat!]) {
+      const t = v.service.clock!.tally()!
+      expect(t.voted, v.name).to.deep.equal([ben!.peer.peerId.toString()])
+      expect(town.time(v)).to.deep.equal({ day: 1, period: 'morning' })
+    }
+    // the town still works
+    await ann!.service.act('idle')
+    await cat!.service.act('idle')
+    await town.waitForTime({ day: 1, period: 'noon' })
+  })
+})
