@@ -3,6 +3,7 @@ import { isMeshtownError } from '../node/errors.js'
 import { bootstrapCommand } from './commands/bootstrap.js'
 import { peerCommand } from './commands/peer.js'
 import { merchantCommand } from './commands/merchant.js'
+import { villagerCommand } from './commands/villager.js'
 
 export function buildProgram (): Command {
   const program = new Command('meshtown')
@@ -13,6 +14,7 @@ export function buildProgram (): Command {
   bootstrapCommand(program)
   peerCommand(program)
   merchantCommand(program)
+  villagerCommand(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

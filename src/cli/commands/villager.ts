@@ -1,0 +1,93 @@
+import path from 'node:path'
+import { Option, type Command } from 'commander'
+import { UsageError } from '../../node/errors.js'
+import { ALL_INTERFACES_LISTEN, createPeer } from '../../node/peer.js'
+import { DEFAULT_EVICT_AFTER_MS } from '../../protocols/clock/constants.js'
+import { assertTownName } from '../../protocols/town-directory/index.js'
+import { startControlApi, villagerRoutes } from '../../town/control-api.js'
+import { OCCUPATIONS, type Occupation } from '../../town/rules.js'
+import { VillagerError, VillagerService } from '../../town/villager-service.js'
+import { addBootstrapOptions, addLogOptions, collect, loggerFor, parseNonNegativeInt, parsePort, parsePositiveInt, resolveBootstrap, runUntilSignal, type LogOptions } from '../common.js'
+
+interface VillagerCommandOptions extends LogOptions {
+  town: string
+  name?: string
+  occupation?: Occupation
+  gender: string
+  personality: string
+  listen: string[]
+  dataDir?: string
+  apiPort: number
+  evictAfter: number
+  bootstrap: string[]
+  bootstrapFile?: string
+  bootstrapRetries: number
+}
+
+export function villagerCommand (program: Command): void {
+  addBootstrapOptions(addLogOptions(program.command('villager')
+    .description('run a villager peer: its own state, its votes on the town clock, and a local control API')
+    .requiredOption('--town <name>', 'the town to live in')
+    .option('--name <name>', 'villager name (creates the villager on first start)')
+    .addOption(new Option('--occupation <occupation>', 'what the villager produces').choices(OCCUPATIONS as unknown as string[]))
+    .option('--gender <gender>', 'gender', 'unspecified')
+    .option('--personality <text>', 'a few words of personality', '')
+    .option('--listen <multiaddr>', 'address to listen on (repeatable; default /ip4/0.0.0.0/tcp/0)', collect, [])
+    .option('--data-dir <dir>', 'key, villager state, votes (default .data/<town>/<name>)')
+    .option('--api-port <port>', 'control API port on 127.0.0.1 (0 = any free port)', parsePort, 0)
+    .option('--evict-after <ms>', 'sign the eviction of a member silent this long in a period', parsePositiveInt, DEFAULT_EVICT_AFTER_MS)))
+    .action(async (opts: VillagerCommandOptions) => {
+      const town = assertTownName(opts.town)
+      if (opts.name != null && opts.occupation == null) throw new UsageError('--name needs --occupation (farmer, chef or carpenter) to create a villager')
+      if (opts.name == null && opts.dataDir == null) throw new UsageError('give --name (and --occupation) for a new villager, or --data-dir of an existing one')
+      const log = loggerFor(opts, opts.name ?? 'villager')
+      const bootstrap = await resolveBootstrap(opts)
+      const peer = await createPeer({
+        dataDir: opts.dataDir ?? path.join('.data', town, opts.name!),
+        listen: opts.listen.length > 0 ? opts.listen : ALL_INTERFACES_LISTEN,
+        bootstrap,
+        town,
+        logger: log,
+        keyPass: process.env.MESHTOWN_KEY_PASS
+      })
+      const villager = new VillagerService(peer, { town, evictAfterMs: opts.evictAfter })
+      let api: Awaited<ReturnType<typeof startControlApi>> | undefined
+      const stopping = new AbortController()
+      const stop = async (): Promise<void> => {
+        stopping.abort()
+        await api?.close()
+        await villager.stop()
+        await peer.stop()
+      }
+      try {
+        await villager.start()
+        const existing = villager.villager
+        if (existing != null && opts.name != null && existing.name !== opts.name) {
+          throw new UsageError(`the data dir ${peer.dataDir} holds villager ${existing.name}, not ${opts.name}: omit --name or choose another --data-dir`)
+        }
+        if (existing == null && opts.name != null) {
+          try {
+            await villager.create({ name: opts.name, occupation: opts.occupation!, gender: opts.gender, personality: opts.personality })
+          } catch (err) {
+            if (err instanceof VillagerError) throw new UsageError(err.message)
+            throw err
+          }
+        }
+        api = await startControlApi(villagerRoutes(peer, villager), opts.apiPort)
+        const v = villager.villager
+        process.stdout.write(`PeerId: ${peer.peerId.toString()}\n${peer.addresses().join('\n')}\ncontrol API: ${api.url}\n`)
+        process.stdout.write(v != null ? `villager: ${v.name} the ${v.occupation}\n` : 'villager: none yet (POST /villager to create one)\n')
+        villager.addEventListener('advance', (e) => {
+          const { to, adopted } = e.detail
+          log.info(`town time is now day ${to.day} ${to.period}${adopted ? ' (caught up from a neighbour)' : ''}`)
+        })
+        const via = await peer.connectBootstrap(bootstrap, { retries: opts.bootstrapRetries, signal: stopping.signal })
+        log.info(`joined town ${town} via ${via}`)
+      } catch (err) {
+        await stop()
+        if (err instanceof VillagerError && err.code === 'PORT_IN_USE') throw new UsageError(err.message)
+        throw err
+      }
+      await runUntilSignal(stop, log)
+    })
+}
