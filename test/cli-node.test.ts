@@ -78,6 +78,21 @@ describe('meshtown bootstrap / peer commands (real processes)', function () {
     expect(p.stderr).to.match(/meshtown: error: no bootstrap peer answered after 3 attempts/)
   })
 
+  it('logs JSON lines with --log-format json', async () => {
+    const dir = await pool.dir()
+    const ghost = await pool.create()
+    const addr = ghost.addresses()[0]!
+    await pool.stop(ghost)
+    const p = await runCli(['peer', '--town', 't', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'p'), '--bootstrap', addr, '--bootstrap-retries', '1', '--log-format', 'json'])
+    const logLines = p.stderr.trim().split('\n').filter(l => !l.startsWith('meshtown: '))
+    expect(logLines).to.have.length.greaterThan(0)
+    for (const line of logLines) {
+      const entry = JSON.parse(line)
+      expect(entry).to.include.keys('level', 'time', 'msg')
+    }
+    expect(logLines.map(l => JSON.parse(l).msg).join('\n')).to.match(/bootstrap unreachable/)
+  })
+
   it('reports an unreadable key with exit 4', async () => {
     const dir = await pool.dir()
     const first = await pool.create({ dataDir: dir })
