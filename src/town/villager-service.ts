@@ -289,7 +289,8 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
     })
   }
 
-  private requireVillager (): VillagerRecord {
+  /** Throws the usual "create one first" refusal when this peer has no villager. */
+  requireVillager (): VillagerRecord {
     if (this.record == null) throw new VillagerError('NO_VILLAGER', 404, 'no villager on this peer yet: create one first (POST /villager, or `create` in the CLI)')
     return this.record
   }
@@ -306,7 +307,32 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
   }
 
   /** Durable before anyone is told: LevelDB with sync so a power cut cannot undo it. */
-  private async save (record: VillagerRecord): Promise<void> {
-    await this.peer.datastore.db.put(RECORD_KEY.toString(), encodeJson(record), { sync: true } as any)
+  private async save (record: VillagerRecord, extra: Array<[Key, Uint8Array]> = []): Promise<void> {
+    const ops = [
+      { type: 'put' as const, key: RECORD_KEY.toString(), value: encodeJson(record) },
+      ...extra.map(([key, value]) => ({ type: 'put' as const, key: key.toString(), value }))
+    ]
+    await this.peer.datastore.db.batch(ops, { sync: true } as any)
+  }
+
+  /**
+   * Run one change of this villager's state in its queue and make it durable in one
+   * write together with `puts` (a trade's journal entry, say) before resolving.
+   */
+  async transact<T> (change: (villager: VillagerState) => { villager?: VillagerState, puts?: Array<[Key, Uint8Array]>, result: T }): Promise<T> {
+    return this.queue.add(async () => {
+      const record = this.requireVillager()
+      const out = change(record.villager)
+      if (out.villager == null && (out.puts == null || out.puts.length === 0)) return out.result
+      const next = out.villager != null ? { ...record, villager: out.villager } : record
+      await this.save(next, out.puts)
+      this.record = next
+      if (out.villager != null) this.emitChange()
+      return out.result
+    })
+  }
+
+  get peerId (): string {
+    return this.peer.peerId.toString()
   }
 }

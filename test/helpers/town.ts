@@ -2,12 +2,14 @@ import type { MeshPeer } from '../../src/node/peer.js'
 import { createMerchant, type MerchantService } from '../../src/protocols/merchant/index.js'
 import type { Occupation, TownTime } from '../../src/town/rules.js'
 import { VillagerService } from '../../src/town/villager-service.js'
+import { createTradeService, type TradeService } from '../../src/protocols/trade/index.js'
 import { PeerPool, waitFor } from './peers.js'
 
 export interface TestVillager {
   name: string
   peer: MeshPeer
   service: VillagerService
+  trades: TradeService
   dataDir: string
 }
 
@@ -17,6 +19,7 @@ export interface TownOptions {
   merchant?: boolean
   evictAfterMs?: number
   republishIntervalMs?: number
+  settleIntervalMs?: number
 }
 
 /**
@@ -52,13 +55,16 @@ export class TestTown {
     const service = new VillagerService(peer, { town: this.town, evictAfterMs: this.options.evictAfterMs, republishIntervalMs: this.options.republishIntervalMs ?? 200 })
     await service.start()
     if (service.villager == null) await service.create({ name, occupation, gender: 'female', personality: 'steady' })
-    const v = { name, peer, service, dataDir: dir }
+    const trades = createTradeService(peer, service, { settleIntervalMs: this.options.settleIntervalMs ?? 200 })
+    await trades.start()
+    const v = { name, peer, service, trades, dataDir: dir }
     this.villagers.push(v)
     return v
   }
 
   /** Stop a villager's peer (as a crash would leave it: no goodbye). */
   async stopVillager (v: TestVillager): Promise<void> {
+    await v.trades.stop()
     await v.service.stop()
     await this.pool.stop(v.peer)
     this.villagers.splice(this.villagers.indexOf(v), 1)
@@ -97,7 +103,7 @@ export class TestTown {
   }
 
   async stop (): Promise<void> {
-    for (const v of this.villagers) await v.service.stop()
+    for (const v of this.villagers) { await v.trades.stop(); await v.service.stop() }
     await this.merchant?.service.stop()
     await this.pool.cleanup()
   }

@@ -1,0 +1,437 @@
+import { randomBytes } from 'node:crypto'
+import type { Connection, PeerId, Startable } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { Key } from 'interface-datastore'
+import { TypedEventEmitter } from 'main-event'
+import PQueue from 'p-queue'
+import { z } from 'zod'
+import type { MeshPeer } from '../../node/peer.js'
+import type { Item } from '../../town/rules.js'
+import {
+  accept, cancel, canGive, confirm, decide, expire, finish, gives, isOpen, reject, TRADE_LIMITS, validateTerms,
+  type Trade, type TradeResult, type TradeSide, type TradeStatus, type TradeTerms, type Step
+} from '../../town/trades.js'
+import { VillagerError, type VillagerService } from '../../town/villager-service.js'
+import { decodeJson, encodeJson, handle, RemoteError, request } from '../wire.js'
+import { DEFAULT_SETTLE_INTERVAL_MS, MAX_INBOUND_TRADE_STREAMS, MAX_TRADE_MESSAGE_BYTES, TRADE_PROTOCOL, TRADE_REQUEST_TIMEOUT_MS } from './constants.js'
+import { TradeReplySchema, TradeRequestSchema, type TradeReply, type TradeRequest } from './schemas.js'
+
+const TRADE_PREFIX = '/meshtown/trades'
+
+export interface TradeServiceInit {
+  settleIntervalMs?: number
+  /** Wall clock, injectable so expiry can be tested without waiting. */
+  now?: () => number
+}
+
+export interface ProposeInput {
+  /** A villager's name (or PeerId) in this town. */
+  target: string
+  side: TradeSide
+  item: Item
+  quantity: number
+  unitPrice: number
+  expiresInMs?: number
+}
+
+export interface TradeEvents {
+  trade: CustomEvent<Trade>
+}
+
+const StoredTradeSchema = z.object({ id: z.string(), role: z.enum(['initiator', 'counterparty']), status: z.string() }).passthrough()
+
+/**
+ * Trades between villagers on a direct stream (`/meshtown/trade/1.0.0`). Every
+ * step is written to the journal, together with the villager's state, before it
+ * is answered or sent; a step the other side has not acknowledged is re-sent
+ * until it is, across restarts and partitions, and every handler is idempotent.
+ */
+export class TradeService extends TypedEventEmitter<TradeEvents> implements Startable {
+  private readonly peer: MeshPeer
+  private readonly villager: VillagerService
+  private readonly trades = new Map<string, Trade>()
+  private readonly inFlight = new Set<string>()
+  private readonly again = new Set<string>()
+  private readonly network = new PQueue({ concurrency: 32 })
+  private readonly settleIntervalMs: number
+  private readonly now: () => number
+  private timer?: ReturnType<typeof setInterval>
+  private started = false
+  private readonly onConnect = (e: CustomEvent<PeerId>): void => { this.settleWith(e.detail.toString()) }
+
+  constructor (peer: MeshPeer, villager: VillagerService, init: TradeServiceInit = {}) {
+    super()
+    this.peer = peer
+    this.villager = villager
+    this.settleIntervalMs = init.settleIntervalMs ?? DEFAULT_SETTLE_INTERVAL_MS
+    this.now = init.now ?? Date.now
+  }
+
+  get self (): string {
+    return this.peer.peerId.toString()
+  }
+
+  async start (): Promise<void> {
+    for await (const { value } of this.peer.datastore.query({ prefix: TRADE_PREFIX })) {
+      const parsed = StoredTradeSchema.safeParse(decodeJson(value))
+      if (parsed.success) {
+        const t = parsed.data as unknown as Trade
+        this.trades.set(tradeKey(t.initiator, t.id), t)
+      }
+    }
+    await handle(this.peer.libp2p, TRADE_PROTOCOL, TradeRequestSchema, async (req, conn) => this.onRequest(req, conn), {
+      maxBytes: MAX_TRADE_MESSAGE_BYTES,
+      maxInboundStreams: MAX_INBOUND_TRADE_STREAMS,
+      onRefused: (code, message, from) => { this.peer.log.debug(`trade: refused ${code} from ${from.toString()}: ${message}`) }
+    })
+    this.started = true
+    this.peer.libp2p.addEventListener('peer:connect', this.onConnect)
+    this.timer = setInterval(() => { this.settleAll() }, this.settleIntervalMs)
+    // a restart: settle whatever the journal left open
+    this.settleAll()
+  }
+
+  async stop (): Promise<void> {
+    this.started = false
+    clearInterval(this.timer)
+    this.peer.libp2p.removeEventListener('peer:connect', this.onConnect)
+    this.network.clear()
+    await this.network.onIdle()
+    await this.peer.libp2p.unhandle(TRADE_PROTOCOL).catch(() => {})
+  }
+
+  /** Trades proposed to this villager. */
+  received (): Trade[] {
+    return this.list('counterparty')
+  }
+
+  /** Trades this villager proposed. */
+  initiated (): Trade[] {
+    return this.list('initiator')
+  }
+
+  all (): Trade[] {
+    return [...this.trades.values()]
+  }
+
+  /** A trade by its id, as a person types it. */
+  find (id: string): Trade {
+    const found = [...this.trades.values()].filter(t => t.id === id)
+    if (found.length === 0) throw new VillagerError('UNKNOWN_TRADE', 404, `no trade with id ${id}: see \`trades\` and \`mytrades\``)
+    // ids are random and 10 characters long; should two initiators pick the same, prefer our own
+    return found.find(t => t.initiator === this.self) ?? found[0]!
+  }
+
+  // -------------------------------------------------------------------------------------
+  // what the villager does
+
+  async propose (input: ProposeInput): Promise<Trade> {
+    const me = this.villager.requireVillager().villager
+    const target = this.resolve(input.target)
+    const terms: TradeTerms = {
+      id: randomBytes(8).toString('base64url').slice(0, 10),
+      initiator: this.self,
+      initiatorName: me.name,
+      counterparty: target.peerId,
+      counterpartyName: target.name,
+      side: input.side,
+      item: input.item,
+      quantity: input.quantity,
+      unitPrice: input.unitPrice,
+      expiresAt: this.now() + (input.expiresInMs ?? TRADE_LIMITS.defaultExpiryMs)
+    }
+    const valid = validateTerms(terms, this.now())
+    if (!valid.ok) throw new VillagerError(valid.code, 400, valid.message)
+    const check = canGive(me, gives(terms, 'initiator'))
+    if (!check.ok) throw new VillagerError(check.code, 422, `cannot offer this trade: ${check.message}`)
+    const trade: Trade = { ...terms, role: 'initiator', status: 'proposed', escrow: null, delivered: false, createdAt: this.now(), updatedAt: this.now() }
+    await this.villager.transact(() => ({ puts: [this.entry(trade)], result: undefined }))
+    this.remember(trade)
+    await this.deliver(trade.initiator, trade.id)
+    return this.get(trade.initiator, trade.id)
+  }
+
+  async accept (id: string): Promise<Trade> {
+    return this.userStep(id, accept)
+  }
+
+  async reject (id: string): Promise<Trade> {
+    return this.userStep(id, (v, t, now) => reject(v, t, now, `rejected by ${t.counterpartyName}`))
+  }
+
+  async confirm (id: string): Promise<Trade> {
+    return this.userStep(id, confirm)
+  }
+
+  async cancel (id: string): Promise<Trade> {
+    return this.userStep(id, cancel)
+  }
+
+  private async userStep (id: string, step: (v: any, t: Trade, now: number) => TradeResult<Step>): Promise<Trade> {
+    const known = this.find(id)
+    const key = tradeKey(known.initiator, known.id)
+    await this.apply(key, (v, t) => step(v, t, this.now()), 'user')
+    await this.deliver(known.initiator, known.id)
+    return this.get(known.initiator, known.id)
+  }
+
+  // -------------------------------------------------------------------------------------
+  // applying steps: journal and villager state in one durable write
+
+  /**
+   * Run a pure step on the trade stored at `key` inside the villager's queue. A
+   * refusal from a person's command is thrown; one from the network is returned.
+   */
+  private async apply (key: string, step: (villager: any, trade: Trade) => TradeResult<Step>, source: 'user' | 'network' = 'network'): Promise<TradeResult<Trade>> {
+    const result = await this.villager.transact((villager) => {
+      const trade = this.trades.get(key)
+      if (trade == null) return { result: { ok: false as const, code: 'WRONG_STATE' as const, message: 'unknown trade' } }
+      const r = step(villager, trade)
+      if (!r.ok) return { result: r as TradeResult<Trade> }
+      if (r.value.trade === trade && r.value.villager === villager) return { result: { ok: true as const, value: trade } }
+      this.remember(r.value.trade)
+      return {
+        villager: r.value.villager === villager ? undefined : r.value.villager,
+        puts: [this.entry(r.value.trade)],
+        result: { ok: true as const, value: r.value.trade }
+      }
+    })
+    if (result.ok) this.safeDispatchEvent('trade', { detail: result.value })
+    if (!result.ok && source === 'user') {
+      const status = result.code === 'NOT_ENOUGH_COINS' || result.code === 'NOT_ENOUGH_ITEMS' ? 422 : 409
+      throw new VillagerError(result.code, status, result.message)
+    }
+    return result
+  }
+
+  private async markDelivered (key: string): Promise<void> {
+    const trade = this.trades.get(key)
+    if (trade == null || trade.delivered) return
+    await this.villager.transact(() => {
+      const current = this.trades.get(key)!
+      const next = { ...current, delivered: true }
+      this.remember(next)
+      return { puts: [this.entry(next)], result: undefined }
+    })
+  }
+
+  // -------------------------------------------------------------------------------------
+  // sending our latest step, until the other side acknowledges it
+
+  /** Send whatever step of this trade the other side has not acknowledged. */
+  private async deliver (initiator: string, id: string): Promise<void> {
+    const key = tradeKey(initiator, id)
+    if (this.inFlight.has(key)) {
+      // a newer step than the one on the wire: send it as soon as that one is done
+      this.again.add(key)
+      return
+    }
+    this.inFlight.add(key)
+    try {
+      do {
+        this.again.delete(key)
+        await this.deliverOnce(key)
+      } while (this.again.has(key) && this.started)
+    } finally {
+      this.inFlight.delete(key)
+    }
+  }
+
+  private async deliverOnce (key: string): Promise<void> {
+    let trade = this.trades.get(key)
+    if (trade == null) return
+    // our own clock: the counterparty may always expire; the initiator unless confirmed
+    if (isOpen(trade) && this.now() >= trade.expiresAt && !(trade.role === 'initiator' && trade.status === 'confirming')) {
+      await this.apply(key, (v, t) => expire(v, t, this.now()))
+      trade = this.trades.get(key)!
+    }
+    const op = nextMessage(trade)
+    if (op == null) {
+      if (!trade.delivered && !isOpen(trade)) await this.markDelivered(key)
+      return
+    }
+    const other = trade.role === 'initiator' ? trade.counterparty : trade.initiator
+    let reply: TradeReply
+    try {
+      const body: TradeRequest = op === 'propose'
+        ? { op, id: trade.id, side: trade.side, item: trade.item, quantity: trade.quantity, unitPrice: trade.unitPrice, expiresAt: trade.expiresAt, initiatorName: trade.initiatorName, counterpartyName: trade.counterpartyName }
+        : { op, id: trade.id }
+      reply = await request(this.peer.libp2p, peerIdFromString(other), TRADE_PROTOCOL, body, TradeReplySchema, { maxBytes: MAX_TRADE_MESSAGE_BYTES, timeoutMs: TRADE_REQUEST_TIMEOUT_MS })
+    } catch (err) {
+      if (err instanceof RemoteError) {
+        await this.onRefusal(key, op, err)
+        return
+      }
+      // unreachable or timed out: stays pending, re-sent by the settler
+      this.peer.log.debug(`trade ${trade.id}: ${op} not delivered: ${(err as Error).message}`)
+      return
+    }
+    await this.onReply(key, op, reply.status)
+  }
+
+  /** The other side's answer to our step. */
+  private async onReply (key: string, op: string, status: TradeStatus): Promise<void> {
+    const trade = this.trades.get(key)
+    if (trade == null) return
+    if (status === 'committed' || status === 'expired' || status === 'cancelled' || status === 'rejected') {
+      if (status !== trade.status && isOpen(trade)) {
+        const r = await this.apply(key, (v, t) => finish(v, t, status, this.now()))
+        if (!r.ok) this.peer.log.warn(`trade ${trade.id}: cannot apply ${status} from the other side: ${r.message}`)
+      }
+      await this.markDelivered(key)
+      return
+    }
+    if (op === 'confirm') return // the counterparty has not decided (cannot happen: it decides at once)
+    await this.markDelivered(key)
+  }
+
+  private async onRefusal (key: string, op: string, err: RemoteError): Promise<void> {
+    const trade = this.trades.get(key)!
+    this.peer.log.info(`trade ${trade.id}: ${op} refused by the other side: ${err.code}: ${err.message}`)
+    if (op === 'propose') {
+      // never recorded over there: the trade is over before it began
+      await this.apply(key, (v, t) => finish(v, t, 'rejected', this.now(), `${err.code}: ${err.message}`))
+      await this.markDelivered(key)
+    } else if (err.code === 'UNKNOWN_TRADE') {
+      // the other side has no record, so it holds nothing for it: release ours
+      await this.apply(key, (v, t) => finish(v, t, trade.role === 'initiator' ? 'rejected' : 'cancelled', this.now(), 'unknown to the other side'))
+      await this.markDelivered(key)
+    }
+  }
+
+  private settleAll (): void {
+    if (!this.started) return
+    for (const trade of this.trades.values()) {
+      if (isOpen(trade) || !trade.delivered) this.schedule(trade)
+    }
+  }
+
+  private settleWith (peerId: string): void {
+    if (!this.started) return
+    for (const trade of this.trades.values()) {
+      const other = trade.role === 'initiator' ? trade.counterparty : trade.initiator
+      if (other === peerId && (isOpen(trade) || !trade.delivered)) this.schedule(trade)
+    }
+  }
+
+  private schedule (trade: Trade): void {
+    const key = tradeKey(trade.initiator, trade.id)
+    if (this.inFlight.has(key)) return
+    void this.network.add(async () => this.deliver(trade.initiator, trade.id)).catch((err: Error) => {
+      this.peer.log.debug(`trade ${trade.id}: settling failed: ${err.message}`)
+    })
+  }
+
+  // -------------------------------------------------------------------------------------
+  // what the other side sends us
+
+  private async onRequest (req: TradeRequest, conn: Connection): Promise<TradeReply> {
+    const remote = conn.remotePeer.toString()
+    if (req.op === 'propose') return this.onPropose(req, remote)
+    // accept and reject come from our counterparty, about a trade we initiated
+    if (req.op === 'accept' || req.op === 'reject') {
+      const key = tradeKey(this.self, req.id)
+      const trade = this.trades.get(key)
+      if (trade == null || trade.counterparty !== remote) throw new RemoteError('UNKNOWN_TRADE', `no trade ${req.id} of ours with you`)
+      if (trade.status === 'proposed') {
+        if (this.now() >= trade.expiresAt) {
+          await this.apply(key, (v, t) => expire(v, t, this.now()))
+        } else if (req.op === 'accept') {
+          await this.apply(key, (v, t) => ({ ok: true, value: { villager: v, trade: { ...t, status: 'accepted', updatedAt: this.now(), delivered: true } } }))
+        } else {
+          await this.apply(key, (v, t) => finish(v, t, 'rejected', this.now(), `rejected by ${t.counterpartyName}`))
+        }
+      }
+      return { id: req.id, status: this.trades.get(key)!.status }
+    }
+    // confirm, cancel and status come from the initiator, about a trade proposed to us
+    const key = tradeKey(remote, req.id)
+    const trade = this.trades.get(key)
+    if (trade == null) throw new RemoteError('UNKNOWN_TRADE', `no trade ${req.id} from you`)
+    if (req.op === 'confirm') {
+      const r = await this.apply(key, (v, t) => decide(v, t, this.now()))
+      if (!r.ok) throw new RemoteError(r.code, r.message)
+    } else if (req.op === 'cancel') {
+      if (isOpen(trade)) await this.apply(key, (v, t) => finish(v, t, 'cancelled', this.now(), `cancelled by ${t.initiatorName}`))
+    }
+    const now = this.trades.get(key)!
+    if (!now.delivered && !isOpen(now)) await this.markDelivered(key)
+    return { id: req.id, status: now.status }
+  }
+
+  private async onPropose (req: Extract<TradeRequest, { op: 'propose' }>, remote: string): Promise<TradeReply> {
+    const me = this.villager.villager
+    if (me == null) throw new RemoteError('NO_VILLAGER', 'this peer has no villager')
+    if (req.counterpartyName.toLowerCase() !== me.name.toLowerCase()) throw new RemoteError('WRONG_VILLAGER', `this peer is ${me.name}, not ${req.counterpartyName}`)
+    const key = tradeKey(remote, req.id)
+    const terms: TradeTerms = {
+      id: req.id, initiator: remote, initiatorName: req.initiatorName, counterparty: this.self, counterpartyName: me.name,
+      side: req.side, item: req.item, quantity: req.quantity, unitPrice: req.unitPrice, expiresAt: req.expiresAt
+    }
+    const known = this.trades.get(key)
+    if (known != null) {
+      if (!sameTerms(known, terms)) throw new RemoteError('TRADE_ID_REUSED', `trade id ${req.id} was used for other terms`)
+      return { id: req.id, status: known.status }
+    }
+    const valid = validateTerms(terms, this.now())
+    if (!valid.ok) throw new RemoteError(valid.code, valid.message)
+    const trade: Trade = { ...terms, role: 'counterparty', status: 'received', escrow: null, delivered: true, createdAt: this.now(), updatedAt: this.now() }
+    await this.villager.transact(() => ({ puts: [this.entry(trade)], result: undefined }))
+    this.remember(trade)
+    this.safeDispatchEvent('trade', { detail: trade })
+    return { id: req.id, status: 'received' }
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  private resolve (target: string): { peerId: string, name: string } {
+    const clock = this.villager.clock
+    const state = clock?.state
+    if (state == null) throw new VillagerError('NOT_SYNCED', 503, 'the town is not known yet: no town peer has answered')
+    const byName = clock!.lookup(target)
+    const peerId = byName ?? (state.view[target] != null ? target : undefined)
+    if (peerId == null) {
+      const names = Object.values(state.view).map(m => m.name).sort().join(', ')
+      throw new VillagerError('UNKNOWN_VILLAGER', 404, `no villager named "${target}" in ${this.villager.town} (members: ${names || 'none'})`)
+    }
+    if (peerId === this.self) throw new VillagerError('SELF_TRADE', 400, 'a villager cannot trade with itself')
+    return { peerId, name: state.view[peerId]!.name }
+  }
+
+  private list (role: 'initiator' | 'counterparty'): Trade[] {
+    return [...this.trades.values()].filter(t => t.role === role).sort((a, b) => a.createdAt - b.createdAt)
+  }
+
+  private get (initiator: string, id: string): Trade {
+    return this.trades.get(tradeKey(initiator, id))!
+  }
+
+  private remember (trade: Trade): void {
+    this.trades.set(tradeKey(trade.initiator, trade.id), trade)
+  }
+
+  private entry (trade: Trade): [Key, Uint8Array] {
+    return [new Key(`${TRADE_PREFIX}/${trade.initiator}/${trade.id}`), encodeJson(trade)]
+  }
+}
+
+function tradeKey (initiator: string, id: string): string {
+  return `${initiator}/${id}`
+}
+
+function sameTerms (a: TradeTerms, b: TradeTerms): boolean {
+  return a.side === b.side && a.item === b.item && a.quantity === b.quantity && a.unitPrice === b.unitPrice && a.expiresAt === b.expiresAt && a.initiator === b.initiator
+}
+
+/** The message that carries this side's latest step, if the other side still needs it. */
+function nextMessage (t: Trade): TradeRequest['op'] | undefined {
+  if (t.role === 'initiator') {
+    if (t.status === 'confirming') return 'confirm'
+    if (t.status === 'proposed' && !t.delivered) return 'propose'
+    if (t.status === 'cancelled' && !t.delivered) return 'cancel'
+    return undefined
+  }
+  if (t.status === 'accepted' && !t.delivered) return 'accept'
+  if (t.status === 'rejected' && !t.delivered) return 'reject'
+  return undefined
+}

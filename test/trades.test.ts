@@ -1,0 +1,190 @@
+import { expect } from 'chai'
+import { TRADE_PROTOCOL } from '../src/protocols/trade/index.js'
+import { request, RemoteError, WireError } from '../src/protocols/wire.js'
+import { TradeReplySchema } from '../src/protocols/trade/schemas.js'
+import { lpStream } from '@libp2p/utils'
+import { waitFor } from './helpers/peers.js'
+import { TestTown, type TestVillager } from './helpers/town.js'
+
+async function refusal (p: Promise<unknown>): Promise<{ code: string, message: string }> {
+  const err: any = await p.then(() => { throw new Error('expected a refusal') }, e => e)
+  if (err.code == null) throw err
+  return err
+}
+
+function holdings (v: TestVillager): unknown {
+  return structuredClone(v.service.villager)
+}
+
+describe('atomic trades between villagers (real peers)', function () {
+  this.timeout(120_000)
+  let town: TestTown
+  let alice: TestVillager
+  let bob: TestVillager
+
+  beforeEach(async () => {
+    town = await new TestTown().start({ merchant: true, villagers: [{ name: 'alice', occupation: 'farmer' }, { name: 'bob', occupation: 'chef' }] })
+    await town.waitForMembers(['alice', 'bob'])
+    alice = town.get('alice')
+    bob = town.get('bob')
+    await waitFor(async () => { try { await bob.service.trade('buy', 'seed', 10); return true } catch { return false } }, 20_000, 'bob buys seed from the merchant')
+  })
+  afterEach(async () => { await town.stop() })
+
+  it('propose, accept, confirm: both sides commit, nothing created or lost', async () => {
+    const before = { a: alice.service.villager!, b: bob.service.villager! }
+    const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 5, unitPrice: 4 })
+    expect(t.status).to.equal('proposed')
+    await waitFor(() => bob.trades.received().some(r => r.id === t.id), 10_000, 'bob receives the proposal')
+    expect(bob.trades.received()[0]).to.include({ status: 'received', initiatorName: 'alice', quantity: 5, unitPrice: 4 })
+    const accepted = await bob.trades.accept(t.id)
+    expect(accepted.status).to.equal('accepted')
+    expect(bob.service.villager!.items.seed, 'reserved').to.equal(5)
+    await waitFor(() => alice.trades.find(t.id).status === 'accepted', 10_000, 'alice learns of the accept')
+    const done = await alice.trades.confirm(t.id)
+    expect(done.status).to.equal('committed')
+    await waitFor(() => bob.trades.find(t.id).status === 'committed', 10_000, 'bob commits')
+    expect(alice.service.villager!.items.seed).to.equal(before.a.items.seed + 5)
+    expect(alice.service.villager!.coins).to.equal(before.a.coins - 20)
+    expect(bob.service.villager!.items.seed).to.equal(before.b.items.seed - 5)
+    expect(bob.service.villager!.coins).to.equal(before.b.coins + 20)
+    expect(alice.trades.initiated().map(x => x.status)).to.deep.equal(['committed'])
+    expect(bob.trades.received().map(x => x.status)).to.deep.equal(['committed'])
+    // replays change nothing: a late confirm is answered with the decision already taken
+    const again = await request(alice.peer.libp2p, bob.peer.peerId, TRADE_PROTOCOL, { op: 'confirm', id: t.id }, TradeReplySchema, { maxBytes: 4096 })
+    expect(again.status).to.equal('committed')
+    expect(bob.service.villager!.coins).to.equal(before.b.coins + 20)
+    await refusal(alice.trades.confirm(t.id)).then(e => expect(e.code).to.equal('WRONG_STATE'))
+  })
+
+  it('a selling initiator; reject; cancel after accept releases the reservation', async () => {
+    const sell = await bob.trades.propose({ target: 'alice', side: 'sell', item: 'seed', quantity: 2, unitPrice: 3 })
+    await waitFor(() => alice.trades.received().length === 1, 10_000, 'alice receives')
+    await alice.trades.reject(sell.id)
+    await waitFor(() => bob.trades.find(sell.id).status === 'rejected', 10_000, 'bob learns of the reject')
+
+    const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 3, unitPrice: 2 })
+    await waitFor(() => bob.trades.received().some(r => r.id === t.id), 10_000, 'bob receives')
+    await bob.trades.accept(t.id)
+    expect(bob.service.villager!.items.seed).to.equal(7)
+    await waitFor(() => alice.trades.find(t.id).status === 'accepted', 10_000, 'accepted')
+    await alice.trades.cancel(t.id)
+    await waitFor(() => bob.trades.find(t.id).status === 'cancelled', 10_000, 'bob releases')
+    expect(bob.service.villager!.items.seed).to.equal(10)
+  })
+
+  it('refuses bad trades with a clear reason and changes nothing', async () => {
+    const a0 = holdings(alice)
+    const b0 = holdings(bob)
+    const cases: Array<[any, string]> = [
+      [{ target: 'alice', side: 'buy', item: 'seed', quantity: 1, unitPrice: 1 }, 'SELF_TRADE'],
+      [{ target: 'zed', side: 'buy', item: 'seed', quantity: 1, unitPrice: 1 }, 'UNKNOWN_VILLAGER'],
+      [{ target: 'bob', side: 'buy', item: 'seed', quantity: 0, unitPrice: 1 }, 'INVALID_QUANTITY'],
+      [{ target: 'bob', side: 'buy', item: 'seed', quantity: -2, unitPrice: 1 }, 'INVALID_QUANTITY'],
+      [{ target: 'bob', side: 'buy', item: 'seed', quantity: 1.5, unitPrice: 1 }, 'INVALID_QUANTITY'],
+      [{ target: 'bob', side: 'buy', item: 'seed', quantity: 1e12, unitPrice: 1 }, 'INVALID_QUANTITY'],
+      [{ target: 'bob', side: 'buy', item: 'seed', quantity: 1, unitPrice: 0 }, 'INVALID_PRICE'],
+      [{ target: 'bob', side: 'buy', item: 'seed', quantity: 1, unitPrice: 1e15 }, 'INVALID_PRICE'],
+      [{ target: 'bob', side: 'buy', item: 'gold', quantity: 1, unitPrice: 1 }, 'INVALID_ITEM'],
+      [{ target: 'bob', side: 'buy', item: 'seed', quantity: 1, unitPrice: 1, expiresInMs: 10 }, 'INVALID_EXPIRY'],
+      [{ target: 'bob', side: 'buy', item: 'seed', quantity: 500, unitPrice: 1000 }, 'NOT_ENOUGH_COINS'],
+      [{ target: 'bob', side: 'sell', item: 'wheat', quantity: 1, unitPrice: 1 }, 'NOT_ENOUGH_ITEMS']
+    ]
+    for (const [input, code] of cases) {
+      const e = await refusal(alice.trades.propose(input))
+      expect(e.code, JSON.stringify(input)).to.equal(code)
+      expect(e.message).to.be.a('string').and.not.empty
+    }
+    expect(alice.trades.all()).to.deep.equal([])
+    // bob cannot accept what he cannot give: the trade stays open, his goods untouched
+    const big = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 50, unitPrice: 1 })
+    await waitFor(() => bob.trades.received().length === 1, 10_000, 'received')
+    expect((await refusal(bob.trades.accept(big.id))).code).to.equal('NOT_ENOUGH_ITEMS')
+    expect(bob.trades.find(big.id).status).to.equal('received')
+    expect((await refusal(alice.trades.accept(big.id))).code).to.equal('NOT_YOURS')
+    expect((await refusal(bob.trades.confirm(big.id))).code).to.equal('NOT_YOURS')
+    expect((await refusal(alice.trades.confirm(big.id))).code).to.equal('WRONG_STATE')
+    expect((await refusal(alice.trades.accept('nosuchtrade'))).code).to.equal('UNKNOWN_TRADE')
+    expect(holdings(alice)).to.deep.equal(a0)
+    expect(holdings(bob)).to.deep.equal(b0)
+  })
+
+  it('refuses wire messages from peers that never saw the trade, malformed and oversized ones', async () => {
+    const mallory = await town.pool.create({ town: town.town, bootstrap: [town.bootstrapAddr] })
+    await mallory.libp2p.dial(bob.peer.libp2p.getMultiaddrs()[0]!)
+    const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 1, unitPrice: 1 })
+    await waitFor(() => bob.trades.received().length === 1, 10_000, 'received')
+    const send = async (body: unknown): Promise<string> => {
+      try {
+        await request(mallory.libp2p, bob.peer.peerId, TRADE_PROTOCOL, body, TradeReplySchema, { maxBytes: 4096 })
+        return 'ok'
+      } catch (err) {
+        if (err instanceof RemoteError || err instanceof WireError) return err.code
+        throw err
+      }
+    }
+    expect(await send({ op: 'confirm', id: t.id }), 'not mallory\'s trade').to.equal('UNKNOWN_TRADE')
+    expect(await send({ op: 'cancel', id: t.id })).to.equal('UNKNOWN_TRADE')
+    expect(await send({ op: 'accept', id: 'abcdefgh' })).to.equal('UNKNOWN_TRADE')
+    expect(await send({ op: 'launder', id: t.id })).to.equal('INVALID_REQUEST')
+    expect(await send({ op: 'propose', id: 'x' })).to.equal('INVALID_REQUEST')
+    expect(await send({ op: 'propose', id: 'mallory01', side: 'buy', item: 'seed', quantity: 1, unitPrice: 1, expiresAt: Date.now() + 60_000, initiatorName: 'mallory', counterpartyName: 'carol' })).to.equal('WRONG_VILLAGER')
+    expect(await send({ op: 'propose', id: 'mallory02', side: 'buy', item: 'seed', quantity: -1, unitPrice: 1, expiresAt: Date.now() + 60_000, initiatorName: 'mallory', counterpartyName: 'bob' })).to.equal('INVALID_QUANTITY')
+    expect(await send({ op: 'propose', id: 'mallory03', side: 'buy', item: 'seed', quantity: 1, unitPrice: 1, expiresAt: Date.now() + 60_000, initiatorName: 'x'.repeat(5000), counterpartyName: 'bob' })).to.equal('MESSAGE_TOO_LARGE')
+    // raw bytes that are not JSON
+    const stream = await mallory.libp2p.dialProtocol(bob.peer.peerId, TRADE_PROTOCOL)
+    const lp = lpStream(stream)
+    await lp.write(new TextEncoder().encode('{"op": confirm'))
+    const reply = JSON.parse(new TextDecoder().decode((await lp.read()).subarray()))
+    expect(reply.error.code).to.equal('MALFORMED')
+    await stream.close()
+    // a reused id with other terms
+    expect(await send({ op: 'propose', id: 'mallory04', side: 'buy', item: 'seed', quantity: 1, unitPrice: 1, expiresAt: Date.now() + 60_000, initiatorName: 'mallory', counterpartyName: 'bob' })).to.equal('ok')
+    expect(await send({ op: 'propose', id: 'mallory04', side: 'buy', item: 'seed', quantity: 2, unitPrice: 1, expiresAt: Date.now() + 60_000, initiatorName: 'mallory', counterpartyName: 'bob' })).to.equal('TRADE_ID_REUSED')
+    expect(bob.trades.find(t.id).status).to.equal('received')
+    expect(bob.service.villager!.items.seed).to.equal(10)
+  })
+
+  it('expiry releases the reservation on both sides consistently', async () => {
+    const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 4, unitPrice: 2, expiresInMs: 1_500 })
+    await waitFor(() => bob.trades.received().length === 1, 10_000, 'received')
+    await bob.trades.accept(t.id)
+    expect(bob.service.villager!.items.seed).to.equal(6)
+    await waitFor(() => bob.trades.find(t.id).status === 'expired' && alice.trades.find(t.id).status === 'expired', 10_000, 'both expire')
+    expect(bob.service.villager!.items.seed).to.equal(10)
+    expect((await refusal(alice.trades.confirm(t.id))).code).to.equal('WRONG_STATE')
+  })
+
+  it('a confirm during a partition stays pending with goods reserved, and settles when the link heals', async () => {
+    const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 2, unitPrice: 5 })
+    await waitFor(() => bob.trades.received().length === 1, 10_000, 'received')
+    await bob.trades.accept(t.id)
+    await waitFor(() => alice.trades.find(t.id).status === 'accepted', 10_000, 'accepted')
+    await alice.peer.block(bob.peer.peerId)
+    await bob.peer.block(alice.peer.peerId)
+    const pending = await alice.trades.confirm(t.id)
+    expect(pending.status).to.equal('confirming')
+    expect(alice.service.villager!.coins, 'alice\'s coins reserved').to.equal(90)
+    expect(bob.trades.find(t.id).status).to.equal('accepted')
+    alice.peer.heal()
+    bob.peer.heal()
+    await alice.peer.libp2p.dial(bob.peer.libp2p.getMultiaddrs()[0]!)
+    await waitFor(() => alice.trades.find(t.id).status === 'committed' && bob.trades.find(t.id).status === 'committed', 20_000, 'settled after healing')
+    expect(alice.service.villager!.items.seed).to.equal(2)
+    expect(bob.service.villager!.coins).to.equal(100 - 30 + 10)
+  })
+
+  it('a counterparty restarted after accepting keeps its reservation and commits', async () => {
+    const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 3, unitPrice: 1 })
+    await waitFor(() => bob.trades.received().length === 1, 10_000, 'received')
+    await bob.trades.accept(t.id)
+    await waitFor(() => alice.trades.find(t.id).status === 'accepted', 10_000, 'accepted')
+    bob = await town.restartVillager(bob)
+    expect(bob.trades.find(t.id).status).to.equal('accepted')
+    expect(bob.service.villager!.items.seed).to.equal(7)
+    await town.waitForMembers(['alice', 'bob'])
+    await alice.trades.confirm(t.id)
+    await waitFor(() => bob.trades.find(t.id).status === 'committed' && alice.trades.find(t.id).status === 'committed', 20_000, 'committed after the restart')
+    expect(bob.service.villager!.coins).to.equal(100 - 30 + 3)
+  })
+})
