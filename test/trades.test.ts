@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { TRADE_PROTOCOL } from '../src/protocols/trade/index.js'
-import { request, RemoteError, WireError } from '../src/protocols/wire.js'
+import { RemoteError, WireError } from '../src/protocols/wire.js'
+import { RpcClient } from '../src/protocols/rpc.js'
 import { TradeReplySchema } from '../src/protocols/trade/schemas.js'
 import { lpStream } from '@libp2p/utils'
 import { waitFor } from './helpers/peers.js'
@@ -51,7 +52,7 @@ describe('atomic trades between villagers (real peers)', function () {
     expect(alice.trades.initiated().map(x => x.status)).to.deep.equal(['committed'])
     expect(bob.trades.received().map(x => x.status)).to.deep.equal(['committed'])
     // replays change nothing: a late confirm is answered with the decision already taken
-    const again = await request(alice.peer.libp2p, bob.peer.peerId, TRADE_PROTOCOL, { op: 'confirm', id: t.id }, TradeReplySchema, { maxBytes: 4096 })
+    const again = await new RpcClient(alice.peer.libp2p, TRADE_PROTOCOL, { maxBytes: 4096 }).request(bob.peer.peerId, { op: 'confirm', id: t.id }, TradeReplySchema)
     expect(again.status).to.equal('committed')
     expect(bob.service.villager!.coins).to.equal(before.b.coins + 20)
     await refusal(alice.trades.confirm(t.id)).then(e => expect(e.code).to.equal('WRONG_STATE'))
@@ -114,9 +115,10 @@ describe('atomic trades between villagers (real peers)', function () {
     await mallory.libp2p.dial(bob.peer.libp2p.getMultiaddrs()[0]!)
     const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 1, unitPrice: 1 })
     await waitFor(() => bob.trades.received().length === 1, 10_000, 'received')
+    const rpc = new RpcClient(mallory.libp2p, TRADE_PROTOCOL, { maxBytes: 8192 })
     const send = async (body: unknown): Promise<string> => {
       try {
-        await request(mallory.libp2p, bob.peer.peerId, TRADE_PROTOCOL, body, TradeReplySchema, { maxBytes: 4096 })
+        await rpc.request(bob.peer.peerId, body, TradeReplySchema)
         return 'ok'
       } catch (err) {
         if (err instanceof RemoteError || err instanceof WireError) return err.code
@@ -131,13 +133,19 @@ describe('atomic trades between villagers (real peers)', function () {
     expect(await send({ op: 'propose', id: 'mallory01', side: 'buy', item: 'seed', quantity: 1, unitPrice: 1, expiresAt: Date.now() + 60_000, initiatorName: 'mallory', counterpartyName: 'carol' })).to.equal('WRONG_VILLAGER')
     expect(await send({ op: 'propose', id: 'mallory02', side: 'buy', item: 'seed', quantity: -1, unitPrice: 1, expiresAt: Date.now() + 60_000, initiatorName: 'mallory', counterpartyName: 'bob' })).to.equal('INVALID_QUANTITY')
     expect(await send({ op: 'propose', id: 'mallory03', side: 'buy', item: 'seed', quantity: 1, unitPrice: 1, expiresAt: Date.now() + 60_000, initiatorName: 'x'.repeat(5000), counterpartyName: 'bob' })).to.equal('MESSAGE_TOO_LARGE')
-    // raw bytes that are not JSON
+    // raw frames that are not JSON, or not a request frame: refused, and the stream stays usable
     const stream = await mallory.libp2p.dialProtocol(bob.peer.peerId, TRADE_PROTOCOL)
     const lp = lpStream(stream)
-    await lp.write(new TextEncoder().encode('{"op": confirm'))
-    const reply = JSON.parse(new TextDecoder().decode((await lp.read()).subarray()))
-    expect(reply.error.code).to.equal('MALFORMED')
-    await stream.close()
+    const raw = async (text: string): Promise<any> => {
+      await lp.write(new TextEncoder().encode(text))
+      return JSON.parse(new TextDecoder().decode((await lp.read()).subarray()))
+    }
+    expect((await raw('{"id": 1, "body": {"op": confirm')).error.code).to.equal('MALFORMED')
+    expect((await raw('{"op":"confirm","id":"x"}')).error.code).to.equal('INVALID_REQUEST')
+    expect((await raw(JSON.stringify({ id: 7, body: { op: 'status', id: t.id } }))).error.code).to.equal('UNKNOWN_TRADE')
+    // an oversized frame ends the stream after an error reply
+    expect((await raw(JSON.stringify({ id: 8, body: 'x'.repeat(10_000) }))).error.code).to.equal('MESSAGE_TOO_LARGE')
+    await stream.close().catch(() => {})
     // a reused id with other terms
     expect(await send({ op: 'propose', id: 'mallory04', side: 'buy', item: 'seed', quantity: 1, unitPrice: 1, expiresAt: Date.now() + 60_000, initiatorName: 'mallory', counterpartyName: 'bob' })).to.equal('ok')
     expect(await send({ op: 'propose', id: 'mallory04', side: 'buy', item: 'seed', quantity: 2, unitPrice: 1, expiresAt: Date.now() + 60_000, initiatorName: 'mallory', counterpartyName: 'bob' })).to.equal('TRADE_ID_REUSED')
@@ -151,7 +159,7 @@ describe('atomic trades between villagers (real peers)', function () {
     await bob.trades.accept(t.id)
     expect(bob.service.villager!.items.seed).to.equal(6)
     await waitFor(() => bob.trades.find(t.id).status === 'expired' && alice.trades.find(t.id).status === 'expired', 10_000, 'both expire')
-    expect(bob.service.villager!.items.seed).to.equal(10)
+    expect(bob.service.villager!.items.seed, JSON.stringify(bob.trades.find(t.id))).to.equal(10)
     expect((await refusal(alice.trades.confirm(t.id))).code).to.equal('WRONG_STATE')
   })
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Key } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import PQueue from 'p-queue'
+import pRetry from 'p-retry'
 import { z } from 'zod'
 import type { MeshPeer } from '../node/peer.js'
 import { ClockService, ClockError, type AdvanceEvent } from '../protocols/clock/clock-service.js'
@@ -47,6 +48,15 @@ type VillagerRecord = z.infer<typeof RecordSchema>
 type PendingOrder = z.infer<typeof PendingOrderSchema>
 
 const RECORD_KEY = new Key('/meshtown/villager')
+
+/** One change of a villager's state, with what must be written with it. */
+export interface Transaction<T> {
+  villager?: VillagerState
+  puts?: Array<[Key, Uint8Array]>
+  result: T
+  /** Runs after the write is durable, still inside the villager's queue. */
+  commit?: () => void
+}
 
 export interface ActionOutcome {
   effect: RuleEffect
@@ -200,9 +210,15 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
     let result: OrderResult
     try {
       const client = merchantClient(this.peer.libp2p)
-      result = order.op === 'buy'
+      // the order is idempotent by its id: a stream lost to a reconnect is simply sent again
+      result = await pRetry(async () => order.op === 'buy'
         ? await client.buy(merchant, order.requestId, order.item, order.quantity)
-        : await client.sell(merchant, order.requestId, order.item, order.quantity)
+        : await client.sell(merchant, order.requestId, order.item, order.quantity), {
+        retries: 3,
+        minTimeout: 100,
+        maxTimeout: 1_000,
+        shouldRetry: ({ error }) => error instanceof WireError
+      })
     } catch (err) {
       if (err instanceof RemoteError) {
         // refused: nothing happened at the merchant; forget the order
@@ -319,14 +335,16 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
    * Run one change of this villager's state in its queue and make it durable in one
    * write together with `puts` (a trade's journal entry, say) before resolving.
    */
-  async transact<T> (change: (villager: VillagerState) => { villager?: VillagerState, puts?: Array<[Key, Uint8Array]>, result: T }): Promise<T> {
+  async transact<T> (change: (villager: VillagerState) => Transaction<T>): Promise<T> {
     return this.queue.add(async () => {
       const record = this.requireVillager()
       const out = change(record.villager)
       if (out.villager == null && (out.puts == null || out.puts.length === 0)) return out.result
       const next = out.villager != null ? { ...record, villager: out.villager } : record
       await this.save(next, out.puts)
+      // only now, durable, does anyone get to see the change
       this.record = next
+      out.commit?.()
       if (out.villager != null) this.emitChange()
       return out.result
     })

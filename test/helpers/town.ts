@@ -40,7 +40,7 @@ export class TestTown {
     const boot = await this.pool.create()
     this.bootstrapAddr = boot.addresses()[0]!
     if (options.merchant === true) {
-      const peer = await this.pool.create({ town: this.town, bootstrap: [this.bootstrapAddr], lookupInterval: 500 })
+      const peer = await this.pool.create({ town: this.town, bootstrap: [this.bootstrapAddr] })
       const service = createMerchant(peer)
       await service.start()
       this.merchant = { peer, service }
@@ -51,7 +51,7 @@ export class TestTown {
 
   async addVillager (name: string, occupation: Occupation, dataDir?: string): Promise<TestVillager> {
     const dir = dataDir ?? await this.pool.dir()
-    const peer = await this.pool.create({ dataDir: dir, town: this.town, bootstrap: [this.bootstrapAddr], lookupInterval: 500 })
+    const peer = await this.pool.create({ dataDir: dir, town: this.town, bootstrap: [this.bootstrapAddr] })
     const service = new VillagerService(peer, { town: this.town, evictAfterMs: this.options.evictAfterMs, republishIntervalMs: this.options.republishIntervalMs ?? 200 })
     await service.start()
     if (service.villager == null) await service.create({ name, occupation, gender: 'female', personality: 'steady' })

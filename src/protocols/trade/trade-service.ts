@@ -12,7 +12,8 @@ import {
   type Trade, type TradeResult, type TradeSide, type TradeStatus, type TradeTerms, type Step
 } from '../../town/trades.js'
 import { VillagerError, type VillagerService } from '../../town/villager-service.js'
-import { decodeJson, encodeJson, handle, RemoteError, request } from '../wire.js'
+import { RpcClient, handleRpc } from '../rpc.js'
+import { decodeJson, encodeJson, RemoteError } from '../wire.js'
 import { DEFAULT_SETTLE_INTERVAL_MS, MAX_INBOUND_TRADE_STREAMS, MAX_TRADE_MESSAGE_BYTES, TRADE_PROTOCOL, TRADE_REQUEST_TIMEOUT_MS } from './constants.js'
 import { TradeReplySchema, TradeRequestSchema, type TradeReply, type TradeRequest } from './schemas.js'
 
@@ -50,12 +51,15 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
   private readonly peer: MeshPeer
   private readonly villager: VillagerService
   private readonly trades = new Map<string, Trade>()
+  /** Trade id -> keys: ids are what people type, keys what the journal uses. */
+  private readonly byId = new Map<string, Set<string>>()
   private readonly inFlight = new Set<string>()
   private readonly again = new Set<string>()
   private readonly network = new PQueue({ concurrency: 32 })
   private readonly settleIntervalMs: number
   private readonly now: () => number
   private timer?: ReturnType<typeof setInterval>
+  private rpc?: RpcClient
   private started = false
   private readonly onConnect = (e: CustomEvent<PeerId>): void => { this.settleWith(e.detail.toString()) }
 
@@ -75,11 +79,11 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     for await (const { value } of this.peer.datastore.query({ prefix: TRADE_PREFIX })) {
       const parsed = StoredTradeSchema.safeParse(decodeJson(value))
       if (parsed.success) {
-        const t = parsed.data as unknown as Trade
-        this.trades.set(tradeKey(t.initiator, t.id), t)
+        this.remember(parsed.data as unknown as Trade)
       }
     }
-    await handle(this.peer.libp2p, TRADE_PROTOCOL, TradeRequestSchema, async (req, conn) => this.onRequest(req, conn), {
+    this.rpc = new RpcClient(this.peer.libp2p, TRADE_PROTOCOL, { maxBytes: MAX_TRADE_MESSAGE_BYTES, timeoutMs: TRADE_REQUEST_TIMEOUT_MS })
+    await handleRpc(this.peer.libp2p, TRADE_PROTOCOL, TradeRequestSchema, async (req, conn) => this.onRequest(req, conn), {
       maxBytes: MAX_TRADE_MESSAGE_BYTES,
       maxInboundStreams: MAX_INBOUND_TRADE_STREAMS,
       onRefused: (code, message, from) => { this.peer.log.debug(`trade: refused ${code} from ${from.toString()}: ${message}`) }
@@ -96,6 +100,7 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     clearInterval(this.timer)
     this.peer.libp2p.removeEventListener('peer:connect', this.onConnect)
     this.network.clear()
+    this.rpc?.close()
     await this.network.onIdle()
     await this.peer.libp2p.unhandle(TRADE_PROTOCOL).catch(() => {})
   }
@@ -116,7 +121,7 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
 
   /** A trade by its id, as a person types it. */
   find (id: string): Trade {
-    const found = [...this.trades.values()].filter(t => t.id === id)
+    const found = [...(this.byId.get(id) ?? [])].map(key => this.trades.get(key)!)
     if (found.length === 0) throw new VillagerError('UNKNOWN_TRADE', 404, `no trade with id ${id}: see \`trades\` and \`mytrades\``)
     // ids are random and 10 characters long; should two initiators pick the same, prefer our own
     return found.find(t => t.initiator === this.self) ?? found[0]!
@@ -145,8 +150,7 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     const check = canGive(me, gives(terms, 'initiator'))
     if (!check.ok) throw new VillagerError(check.code, 422, `cannot offer this trade: ${check.message}`)
     const trade: Trade = { ...terms, role: 'initiator', status: 'proposed', escrow: null, delivered: false, createdAt: this.now(), updatedAt: this.now() }
-    await this.villager.transact(() => ({ puts: [this.entry(trade)], result: undefined }))
-    this.remember(trade)
+    await this.villager.transact(() => ({ puts: [this.entry(trade)], result: undefined, commit: () => { this.remember(trade) } }))
     await this.deliver(trade.initiator, trade.id)
     return this.get(trade.initiator, trade.id)
   }
@@ -189,11 +193,12 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
       const r = step(villager, trade)
       if (!r.ok) return { result: r as TradeResult<Trade> }
       if (r.value.trade === trade && r.value.villager === villager) return { result: { ok: true as const, value: trade } }
-      this.remember(r.value.trade)
+      const next = r.value.trade
       return {
         villager: r.value.villager === villager ? undefined : r.value.villager,
-        puts: [this.entry(r.value.trade)],
-        result: { ok: true as const, value: r.value.trade }
+        puts: [this.entry(next)],
+        result: { ok: true as const, value: next },
+        commit: () => { this.remember(next) }
       }
     })
     if (result.ok) this.safeDispatchEvent('trade', { detail: result.value })
@@ -210,8 +215,7 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     await this.villager.transact(() => {
       const current = this.trades.get(key)!
       const next = { ...current, delivered: true }
-      this.remember(next)
-      return { puts: [this.entry(next)], result: undefined }
+      return { puts: [this.entry(next)], result: undefined, commit: () => { this.remember(next) } }
     })
   }
 
@@ -256,7 +260,8 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
       const body: TradeRequest = op === 'propose'
         ? { op, id: trade.id, side: trade.side, item: trade.item, quantity: trade.quantity, unitPrice: trade.unitPrice, expiresAt: trade.expiresAt, initiatorName: trade.initiatorName, counterpartyName: trade.counterpartyName }
         : { op, id: trade.id }
-      reply = await request(this.peer.libp2p, peerIdFromString(other), TRADE_PROTOCOL, body, TradeReplySchema, { maxBytes: MAX_TRADE_MESSAGE_BYTES, timeoutMs: TRADE_REQUEST_TIMEOUT_MS })
+      if (this.rpc == null) return
+      reply = await this.rpc.request(peerIdFromString(other), body, TradeReplySchema)
     } catch (err) {
       if (err instanceof RemoteError) {
         await this.onRefusal(key, op, err)
@@ -376,8 +381,7 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     const valid = validateTerms(terms, this.now())
     if (!valid.ok) throw new RemoteError(valid.code, valid.message)
     const trade: Trade = { ...terms, role: 'counterparty', status: 'received', escrow: null, delivered: true, createdAt: this.now(), updatedAt: this.now() }
-    await this.villager.transact(() => ({ puts: [this.entry(trade)], result: undefined }))
-    this.remember(trade)
+    await this.villager.transact(() => ({ puts: [this.entry(trade)], result: undefined, commit: () => { this.remember(trade) } }))
     this.safeDispatchEvent('trade', { detail: trade })
     return { id: req.id, status: 'received' }
   }
@@ -407,7 +411,11 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
   }
 
   private remember (trade: Trade): void {
-    this.trades.set(tradeKey(trade.initiator, trade.id), trade)
+    const key = tradeKey(trade.initiator, trade.id)
+    this.trades.set(key, trade)
+    const keys = this.byId.get(trade.id)
+    if (keys == null) this.byId.set(trade.id, new Set([key]))
+    else keys.add(key)
   }
 
   private entry (trade: Trade): [Key, Uint8Array] {
