@@ -79,7 +79,7 @@ describe('meshtown villager and its control API (real processes)', function () {
     expect((await call(bob.api, 'GET', '/time')).json).to.include({ day: 1, period: 'noon', member: true, voted: false })
 
     // bad requests: each a clear error, nothing changed
-    const before = (await call(alice.api, 'GET', '/villager')).json
+    let before = (await call(alice.api, 'GET', '/villager')).json
     const bad: Array<[string, string, unknown, number, string]> = [
       ['POST', '/action/buy', '{not json', 400, 'INVALID_JSON'],
       ['POST', '/action/buy', { item: 'gold', quantity: 1 }, 400, 'INVALID_REQUEST'],
@@ -101,7 +101,27 @@ describe('meshtown villager and its control API (real processes)', function () {
     }
     expect((await call(alice.api, 'GET', '/villager')).json).to.deep.equal(before)
 
+    // a trade between villagers through both APIs, in the older request shape
+    const req = await call(alice.api, 'POST', '/trade/request', { target: 'Bob', item: 'seed', quantity: 2, price: 4, action: 'sell' })
+    expect(req.status, JSON.stringify(req.json)).to.equal(200)
+    const tradeId = req.json.id
+    await waitFor(async () => (await call(bob.api, 'GET', '/trades')).json.some((t: any) => t.id === tradeId), 10_000, 'bob sees the request')
+    expect((await call(bob.api, 'POST', '/trade/accept', { trade_id: tradeId })).json.status).to.equal('accepted')
+    await waitFor(async () => (await call(alice.api, 'GET', '/mytrades')).json[0].status === 'accepted', 10_000, 'alice sees the accept')
+    expect((await call(alice.api, 'POST', '/trade/confirm', { trade_id: tradeId })).json.status).to.equal('committed')
+    await waitFor(async () => (await call(bob.api, 'GET', '/trades')).json[0].status === 'committed', 10_000, 'bob commits')
+    expect((await call(bob.api, 'GET', '/villager')).json.items.seed).to.equal(2)
+    expect((await call(alice.api, 'POST', '/trade/request', { target: 'alice', item: 'seed', quantity: 1, price: 1 })).json.error.code).to.equal('SELF_TRADE')
+    expect((await call(alice.api, 'POST', '/trade/request', { target: 'nobody', item: 'seed', quantity: 1, price: 1 })).json.error.code).to.equal('UNKNOWN_VILLAGER')
+    expect((await call(alice.api, 'POST', '/trade/accept', {})).json.error.code).to.equal('INVALID_REQUEST')
+    expect((await call(alice.api, 'POST', '/trade/confirm', { trade_id: 'nope' })).status).to.equal(404)
+    // messages
+    expect((await call(alice.api, 'POST', '/messages/send', { target: 'Bob', message: 'thanks for the coins' })).status).to.equal(200)
+    const bobInbox = (await call(bob.api, 'GET', '/messages')).json
+    expect(bobInbox[0]).to.include({ kind: 'private', fromName: 'alice', text: 'thanks for the coins' })
+
     // restart alice from her data dir: same villager, same belongings, still a member
+    before = (await call(alice.api, 'GET', '/villager')).json
     expect(await alice.proc.interrupt()).to.equal(0)
     const again = await villager(path.join(root, 'alice'), bootAddr!)
     expect((await call(again.api, 'GET', '/villager')).json).to.deep.equal(before)

@@ -10,6 +10,8 @@ import type { MeshPeer } from '../node/peer.js'
 import { describeZodError } from '../protocols/wire.js'
 import { LIMITS } from './constants.js'
 import { ITEMS, OCCUPATIONS } from './rules.js'
+import type { MessagingService } from '../protocols/messaging/index.js'
+import type { TradeService } from '../protocols/trade/index.js'
 import { VillagerError, type VillagerService } from './villager-service.js'
 
 export const MAX_BODY_BYTES = 64 * 1024
@@ -40,7 +42,33 @@ const LegacyTradeBody = z.object({
   action: z.enum(['buy', 'sell']).default('buy')
 })
 
-export function villagerRoutes (peer: MeshPeer, villager: VillagerService): Routes {
+const Target = z.string().min(1).max(100)
+const TradeRequestBody = z.object({
+  target: Target,
+  item: z.enum(ITEMS),
+  quantity: z.number(),
+  price: z.number(),
+  /** From the requester's side, as in the older API: it buys from or sells to the target. */
+  action: z.enum(['buy', 'sell']).default('buy'),
+  /** Seconds until the trade expires. */
+  expires_in: z.number().positive().optional()
+})
+const TradeIdBody = z.union([
+  z.object({ trade_id: z.string().min(1) }).transform(b => b.trade_id),
+  z.object({ id: z.string().min(1) }).transform(b => b.id)
+])
+const MessageText = z.union([
+  z.object({ message: z.string() }).transform(b => b.message),
+  z.object({ text: z.string() }).transform(b => b.text)
+])
+const SendBody = z.object({ target: Target }).and(z.union([z.object({ message: z.string() }), z.object({ text: z.string() })]))
+
+export interface TownServices {
+  trades?: TradeService
+  messaging?: MessagingService
+}
+
+export function villagerRoutes (peer: MeshPeer, villager: VillagerService, services: TownServices = {}): Routes {
   const timeView = (): unknown => {
     const clock = villager.clock
     const time = clock?.time()
@@ -82,7 +110,38 @@ export function villagerRoutes (peer: MeshPeer, villager: VillagerService): Rout
         evicted: t.evicted
       }
     },
-    'GET /prices': async () => villager.prices()
+    'GET /prices': async () => villager.prices(),
+    ...(services.trades == null ? {} : tradeRoutes(services.trades)),
+    ...(services.messaging == null ? {} : messageRoutes(services.messaging))
+  }
+}
+
+function tradeRoutes (trades: TradeService): Routes {
+  return {
+    'POST /trade/request': async ({ body }) => {
+      const b = parse(TradeRequestBody, body)
+      return trades.propose({
+        target: b.target, side: b.action, item: b.item, quantity: b.quantity, unitPrice: b.price,
+        expiresInMs: b.expires_in == null ? undefined : Math.round(b.expires_in * 1000)
+      })
+    },
+    'GET /trades': () => trades.received(),
+    'GET /mytrades': () => trades.initiated(),
+    'POST /trade/accept': async ({ body }) => trades.accept(parse(TradeIdBody, body)),
+    'POST /trade/reject': async ({ body }) => trades.reject(parse(TradeIdBody, body)),
+    'POST /trade/confirm': async ({ body }) => trades.confirm(parse(TradeIdBody, body)),
+    'POST /trade/cancel': async ({ body }) => trades.cancel(parse(TradeIdBody, body))
+  }
+}
+
+function messageRoutes (messaging: MessagingService): Routes {
+  return {
+    'POST /messages/send': async ({ body }) => {
+      const b = parse(SendBody, body)
+      return messaging.send(b.target, 'message' in b ? b.message : b.text)
+    },
+    'POST /messages/broadcast': async ({ body }) => messaging.broadcast(parse(MessageText, body)),
+    'GET /messages': () => messaging.messages()
   }
 }
 

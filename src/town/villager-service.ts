@@ -353,4 +353,21 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
   get peerId (): string {
     return this.peer.peerId.toString()
   }
+
+  /** A member of the town by name (or PeerId): the directory people address villagers by. */
+  resolveMember (target: string): { peerId: string, name: string } {
+    const state = this.clockService?.state
+    if (state == null) throw new VillagerError('NOT_SYNCED', 503, 'the town is not known yet: no town peer has answered')
+    const peerId = this.clockService!.lookup(target) ?? (state.view[target] != null ? target : undefined)
+    if (peerId == null) {
+      const names = Object.values(state.view).map(m => m.name).sort().join(', ')
+      throw new VillagerError('UNKNOWN_VILLAGER', 404, `no villager named "${target}" in ${this.town} (members: ${names || 'none'})`)
+    }
+    return { peerId, name: state.view[peerId]!.name }
+  }
+
+  /** The name a peer goes by in the town, for showing who said what. */
+  nameOf (peerId: string): string {
+    return this.clockService?.state?.view[peerId]?.name ?? `peer ${peerId.slice(-8)}`
+  }
 }

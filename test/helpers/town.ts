@@ -1,8 +1,10 @@
 import type { MeshPeer } from '../../src/node/peer.js'
 import { createMerchant, type MerchantService } from '../../src/protocols/merchant/index.js'
 import type { Occupation, TownTime } from '../../src/town/rules.js'
-import { VillagerService } from '../../src/town/villager-service.js'
-import { createTradeService, type TradeService } from '../../src/protocols/trade/index.js'
+import type { VillagerService } from '../../src/town/villager-service.js'
+import type { TradeService } from '../../src/protocols/trade/index.js'
+import type { MessagingService } from '../../src/protocols/messaging/index.js'
+import { startVillagerNode, type VillagerNode } from '../../src/town/villager-node.js'
 import { PeerPool, waitFor } from './peers.js'
 
 export interface TestVillager {
@@ -10,6 +12,8 @@ export interface TestVillager {
   peer: MeshPeer
   service: VillagerService
   trades: TradeService
+  messaging: MessagingService
+  node: VillagerNode
   dataDir: string
 }
 
@@ -52,20 +56,22 @@ export class TestTown {
   async addVillager (name: string, occupation: Occupation, dataDir?: string): Promise<TestVillager> {
     const dir = dataDir ?? await this.pool.dir()
     const peer = await this.pool.create({ dataDir: dir, town: this.town, bootstrap: [this.bootstrapAddr] })
-    const service = new VillagerService(peer, { town: this.town, evictAfterMs: this.options.evictAfterMs, republishIntervalMs: this.options.republishIntervalMs ?? 200 })
-    await service.start()
+    const node = await startVillagerNode(peer, {
+      town: this.town,
+      evictAfterMs: this.options.evictAfterMs,
+      republishIntervalMs: this.options.republishIntervalMs ?? 200,
+      settleIntervalMs: this.options.settleIntervalMs ?? 200
+    })
+    const service = node.villager
     if (service.villager == null) await service.create({ name, occupation, gender: 'female', personality: 'steady' })
-    const trades = createTradeService(peer, service, { settleIntervalMs: this.options.settleIntervalMs ?? 200 })
-    await trades.start()
-    const v = { name, peer, service, trades, dataDir: dir }
+    const v = { name, peer, service, trades: node.trades, messaging: node.messaging, node, dataDir: dir }
     this.villagers.push(v)
     return v
   }
 
   /** Stop a villager's peer (as a crash would leave it: no goodbye). */
   async stopVillager (v: TestVillager): Promise<void> {
-    await v.trades.stop()
-    await v.service.stop()
+    await v.node.stop()
     await this.pool.stop(v.peer)
     this.villagers.splice(this.villagers.indexOf(v), 1)
   }
@@ -103,7 +109,7 @@ export class TestTown {
   }
 
   async stop (): Promise<void> {
-    for (const v of this.villagers) { await v.trades.stop(); await v.service.stop() }
+    for (const v of this.villagers) await v.node.stop()
     await this.merchant?.service.stop()
     await this.pool.cleanup()
   }

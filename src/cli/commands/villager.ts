@@ -6,7 +6,8 @@ import { DEFAULT_EVICT_AFTER_MS } from '../../protocols/clock/constants.js'
 import { assertTownName } from '../../protocols/town-directory/index.js'
 import { startControlApi, villagerRoutes } from '../../town/control-api.js'
 import { OCCUPATIONS, type Occupation } from '../../town/rules.js'
-import { VillagerError, VillagerService } from '../../town/villager-service.js'
+import { VillagerError } from '../../town/villager-service.js'
+import { startVillagerNode, type VillagerNode } from '../../town/villager-node.js'
 import { addBootstrapOptions, addLogOptions, collect, loggerFor, parseNonNegativeInt, parsePort, parsePositiveInt, resolveBootstrap, runUntilSignal, type LogOptions } from '../common.js'
 
 interface VillagerCommandOptions extends LogOptions {
@@ -50,17 +51,18 @@ export function villagerCommand (program: Command): void {
         logger: log,
         keyPass: process.env.MESHTOWN_KEY_PASS
       })
-      const villager = new VillagerService(peer, { town, evictAfterMs: opts.evictAfter })
+      let node: VillagerNode | undefined
       let api: Awaited<ReturnType<typeof startControlApi>> | undefined
       const stopping = new AbortController()
       const stop = async (): Promise<void> => {
         stopping.abort()
         await api?.close()
-        await villager.stop()
+        await node?.stop()
         await peer.stop()
       }
       try {
-        await villager.start()
+        node = await startVillagerNode(peer, { town, evictAfterMs: opts.evictAfter })
+        const { villager, trades, messaging } = node
         const existing = villager.villager
         if (existing != null && opts.name != null && existing.name !== opts.name) {
           throw new UsageError(`the data dir ${peer.dataDir} holds villager ${existing.name}, not ${opts.name}: omit --name or choose another --data-dir`)
@@ -73,7 +75,7 @@ export function villagerCommand (program: Command): void {
             throw err
           }
         }
-        api = await startControlApi(villagerRoutes(peer, villager), opts.apiPort)
+        api = await startControlApi(villagerRoutes(peer, villager, { trades, messaging }), opts.apiPort)
         const v = villager.villager
         process.stdout.write(`PeerId: ${peer.peerId.toString()}\n${peer.addresses().join('\n')}\ncontrol API: ${api.url}\n`)
         process.stdout.write(v != null ? `villager: ${v.name} the ${v.occupation}\n` : 'villager: none yet (POST /villager to create one)\n')
@@ -81,6 +83,12 @@ export function villagerCommand (program: Command): void {
           const { to, adopted } = e.detail
           log.info(`town time is now day ${to.day} ${to.period}${adopted ? ' (caught up from a neighbour)' : ''}`)
         })
+        trades.addEventListener('trade', (e) => {
+          const t = e.detail
+          const other = t.role === 'initiator' ? t.counterpartyName : t.initiatorName
+          log.info(`trade ${t.id} with ${other}: ${t.side} ${t.quantity} ${t.item} at ${t.unitPrice} is ${t.status}`)
+        })
+        messaging.addEventListener('message', (e) => { log.info(`${e.detail.kind} message from ${e.detail.fromName}: ${e.detail.text}`) })
         const via = await peer.connectBootstrap(bootstrap, { retries: opts.bootstrapRetries, signal: stopping.signal })
         log.info(`joined town ${town} via ${via}`)
       } catch (err) {

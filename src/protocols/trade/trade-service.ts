@@ -132,7 +132,8 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
 
   async propose (input: ProposeInput): Promise<Trade> {
     const me = this.villager.requireVillager().villager
-    const target = this.resolve(input.target)
+    const target = this.villager.resolveMember(input.target)
+    if (target.peerId === this.self) throw new VillagerError('SELF_TRADE', 400, 'a villager cannot trade with itself')
     const terms: TradeTerms = {
       id: randomBytes(8).toString('base64url').slice(0, 10),
       initiator: this.self,
@@ -387,20 +388,6 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
   }
 
   // -------------------------------------------------------------------------------------
-
-  private resolve (target: string): { peerId: string, name: string } {
-    const clock = this.villager.clock
-    const state = clock?.state
-    if (state == null) throw new VillagerError('NOT_SYNCED', 503, 'the town is not known yet: no town peer has answered')
-    const byName = clock!.lookup(target)
-    const peerId = byName ?? (state.view[target] != null ? target : undefined)
-    if (peerId == null) {
-      const names = Object.values(state.view).map(m => m.name).sort().join(', ')
-      throw new VillagerError('UNKNOWN_VILLAGER', 404, `no villager named "${target}" in ${this.villager.town} (members: ${names || 'none'})`)
-    }
-    if (peerId === this.self) throw new VillagerError('SELF_TRADE', 400, 'a villager cannot trade with itself')
-    return { peerId, name: state.view[peerId]!.name }
-  }
 
   private list (role: 'initiator' | 'counterparty'): Trade[] {
     return [...this.trades.values()].filter(t => t.role === role).sort((a, b) => a.createdAt - b.createdAt)
