@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { isMeshtownError } from '../node/errors.js'
 import { bootstrapCommand } from './commands/bootstrap.js'
 import { peerCommand } from './commands/peer.js'
+import { roomCommand } from './commands/room.js'
 import { merchantCommand } from './commands/merchant.js'
 import { villagerCommand } from './commands/villager.js'
 
@@ -13,6 +14,7 @@ export function buildProgram (): Command {
     .configureOutput({ outputError: (str, write) => write(`meshtown: ${str.replace(/^error: /, 'error: ')}`) })
   bootstrapCommand(program)
   peerCommand(program)
+  roomCommand(program)
   merchantCommand(program)
   villagerCommand(program)
   for (const cmd of program.commands) cmd.exitOverride()

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
@@ -25,6 +26,21 @@ export const ALL_INTERFACES_LISTEN = ['/ip4/0.0.0.0/tcp/0']
 
 /** Wire bound for any gossip message: votes are tiny, room messages a few KB. */
 export const MAX_GOSSIP_MESSAGE_BYTES = 256 * 1024
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * Gossipsub checks the author's signature before it looks for duplicates, so each
+ * copy of a message from each mesh neighbour cost a signature check. A fast id of
+ * everything signed (signature included, so a forged copy cannot shadow the real
+ * message) drops the copies first: on a 9-agent room, half the CPU.
+ */
+function fastGossipId (msg: { from?: Uint8Array, seqno?: Uint8Array, topic: string, data?: Uint8Array, signature?: Uint8Array }): string {
+  return createHash('sha256')
+    .update(msg.from ?? EMPTY).update(msg.seqno ?? EMPTY).update(msg.topic)
+    .update(msg.data ?? EMPTY).update(msg.signature ?? EMPTY)
+    .digest('base64')
+}
 
 export interface PeerOptions {
   /** Where the key, peer store, DHT records and later the town state live. */
@@ -182,6 +198,7 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
       // signed by the author and checked by every receiver: a peer speaks only for itself
       globalSignaturePolicy: 'StrictSign',
       maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES,
+      fastMsgIdFn: fastGossipId,
       ...options.gossipsub
     }),
     dht: kadDHT({

@@ -10,7 +10,7 @@
 import type { ViewMessage } from './actions.js'
 import type { RoomConfig } from './config.js'
 import { turnLimit } from './turns.js'
-import { sortForDelivery } from './vector-clock.js'
+import { compareForDelivery, sortForDelivery } from './vector-clock.js'
 
 export type EndReason = 'declared' | 'max_messages' | 'max_rounds'
 
@@ -58,7 +58,27 @@ export interface GameTranscript<M extends ViewMessage = ViewMessage> {
 
 /** The shared public transcript: the same at every agent holding the same public messages. */
 export function publicTranscript<M extends ViewMessage> (config: EndConfig, publicMessages: readonly M[]): GameTranscript<M> {
-  const ordered = sortForDelivery(publicMessages)
+  return cutAtEnd(config, sortForDelivery(publicMessages))
+}
+
+/** publicTranscript for messages already in transcript order. */
+export function cutAtEnd<M extends ViewMessage> (config: EndConfig, ordered: readonly M[]): GameTranscript<M> {
   const end = findEnd(config, ordered)
-  return end === undefined ? { messages: ordered } : { messages: ordered.slice(0, end.count), end }
+  return end === undefined ? { messages: [...ordered] } : { messages: ordered.slice(0, end.count), end }
+}
+
+/**
+ * Insert into a list kept in transcript order. A new message almost always
+ * goes last (it was sent after what its sender had seen), so this is cheap
+ * where re-sorting after every delivery was not.
+ */
+export function insertInOrder<M extends ViewMessage> (ordered: M[], msg: M): void {
+  let lo = 0
+  let hi = ordered.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (compareForDelivery(ordered[mid] as M, msg) <= 0) lo = mid + 1
+    else hi = mid
+  }
+  ordered.splice(lo, 0, msg)
 }

@@ -7,7 +7,8 @@ import { z } from 'zod'
 import type { MeshPeer } from '../node/peer.js'
 import { ClockService, ClockError, type AdvanceEvent } from '../protocols/clock/clock-service.js'
 import { VoteSchema } from '../protocols/clock/codec.js'
-import { findMerchant, merchantClient, type OrderResult, type PriceTable } from '../protocols/merchant/index.js'
+import type { PeerId } from '@libp2p/interface'
+import { findMerchant, merchantClient, waitForMerchant, type OrderResult, type PriceTable } from '../protocols/merchant/index.js'
 import { RemoteError, WireError, decodeJson, encodeJson } from '../protocols/wire.js'
 import { LIMITS } from './constants.js'
 import {
@@ -48,6 +49,7 @@ type VillagerRecord = z.infer<typeof RecordSchema>
 type PendingOrder = z.infer<typeof PendingOrderSchema>
 
 const RECORD_KEY = new Key('/meshtown/villager')
+const MERCHANT_WAIT_MS = 5_000
 
 /** One change of a villager's state, with what must be written with it. */
 export interface Transaction<T> {
@@ -245,10 +247,15 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
     return { effect: applied.effect, villager: applied.state, time: this.currentTime(), order: result }
   }
 
-  private async merchant () {
+  /** The town's merchant; a peer that has just started gets a few seconds to find it. */
+  private async merchant (): Promise<PeerId> {
     const found = await findMerchant(this.peer.libp2p)
-    if (found == null) throw new VillagerError('NO_MERCHANT', 503, `no merchant is connected in ${this.town}: start one with \`meshtown merchant --town ${this.town}\``)
-    return found
+    if (found != null) return found
+    try {
+      return await waitForMerchant(this.peer.libp2p, { timeoutMs: MERCHANT_WAIT_MS })
+    } catch {
+      throw new VillagerError('NO_MERCHANT', 503, `no merchant is connected in ${this.town}: start one with \`meshtown merchant --town ${this.town}\``)
+    }
   }
 
   private merchantFailure (err: unknown): Error {

@@ -26,13 +26,12 @@ export const MAX_RECEIVERS = 64
 export const MAX_CLOCK_ENTRIES = 64 + 64 * 63
 export const MAX_END_CHARS = 500
 
+/** wire.ts bounds both frames of a request by one number: the reply's. */
 export const MAX_SYNC_REPLY_BYTES = 4 * 1024 * 1024
-export const MAX_SYNC_REQUEST_BYTES = 256 * 1024
 export const MAX_SYNC_MESSAGES = 1024
 export const MAX_SYNC_RANGES = 256
 
 export const MAX_CONFIG_REPLY_BYTES = 512 * 1024
-export const MAX_CONFIG_REQUEST_BYTES = 16 * 1024
 export const MAX_ADDRS_PER_SEAT = 16
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000

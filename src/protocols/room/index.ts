@@ -63,6 +63,8 @@ export interface RoomEndpoint {
   readonly self: string
   peerOf(agent: string): PeerId | undefined
   agentOf(peer: PeerId): string | undefined
+  /** Known addresses of an agent's peer, to dial it by PeerId. */
+  addrsOf?(agent: string): readonly string[]
   /** Room-level check (limits from the config); a returned reason drops the message. */
   check?(msg: RoomMessage): string | undefined
   /** A message that passed every check. */
@@ -90,6 +92,10 @@ export type ConfigProvider = (request: ConfigRequest, from: PeerId) => Promise<R
 
 export interface RoomNetworkService extends Startable, TypedEventTarget<RoomNetworkEvents> {
   readonly stats: RoomNetworkStats
+  /** Registers the three protocol handlers and listens to gossip. */
+  start(): Promise<void>
+  /** Leaves every room and unregisters the handlers. */
+  stop(): Promise<void>
   join(endpoint: RoomEndpoint): RoomTransport
   serveConfig(room: string, provider: ConfigProvider): void
   stopServingConfig(room: string): void

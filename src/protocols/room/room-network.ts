@@ -1,14 +1,14 @@
 import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
 import { serviceCapabilities, type PeerId, type PeerInfo, type Startable } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { silentLogger, type Logger } from '../../node/logger.js'
 import type { MeshLibp2p } from '../../node/peer.js'
 import { roomTopic } from '../topics.js'
 import { decodeJson, describeZodError, encodeJson, handle, RemoteError, request } from '../wire.js'
 import {
-  DEFAULT_REQUEST_TIMEOUT_MS, DROP_REASONS, MAX_CONFIG_REPLY_BYTES, MAX_CONFIG_REQUEST_BYTES, MAX_ROOM_MESSAGE_BYTES,
-  MAX_SYNC_MESSAGES, MAX_SYNC_REPLY_BYTES, MAX_SYNC_REQUEST_BYTES, ROOM_CONFIG_PROTOCOL, ROOM_PROTOCOL, ROOM_SYNC_PROTOCOL
+  DEFAULT_REQUEST_TIMEOUT_MS, DROP_REASONS, MAX_CONFIG_REPLY_BYTES, MAX_ROOM_MESSAGE_BYTES,
+  MAX_SYNC_MESSAGES, MAX_SYNC_REPLY_BYTES, ROOM_CONFIG_PROTOCOL, ROOM_PROTOCOL, ROOM_SYNC_PROTOCOL
 } from './constants.js'
 import type {
   ArrivalPath, ConfigProvider, DropReason, RoomEndpoint, RoomNetworkComponents, RoomNetworkEvents, RoomNetworkInit,
@@ -57,12 +57,15 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
 
   async start (): Promise<void> {
     if (this.started) return
-    const onRefused = (via: ArrivalPath) => (code: string, message: string, from: PeerId): void => {
+    // a refused direct message is a dropped room message; a refused catch-up or
+    // config request is only a failed request, answered with its error code
+    const onRefused = (code: string, message: string, from: PeerId): void => {
       const reason: DropReason = code === 'MESSAGE_TOO_LARGE'
         ? 'oversized'
-        : code === 'MALFORMED' || code === 'INVALID_REQUEST' ? 'malformed' : code === 'FORGED' ? 'forged' : code === 'MISROUTED' ? 'misrouted' : code === 'UNKNOWN_ROOM' ? 'unknown-room' : 'rejected'
-      // a refused sync or config request is not a dropped message unless the request itself was bad
-      if (via === 'direct' || reason === 'oversized' || reason === 'malformed') this.drop({ reason, via, from: from.toString(), detail: `${code}: ${message}` })
+        : code === 'MALFORMED' || code === 'INVALID_REQUEST'
+          ? 'malformed'
+          : code === 'FORGED' ? 'forged' : code === 'MISROUTED' ? 'misrouted' : code === 'UNKNOWN_ROOM' ? 'unknown-room' : 'rejected'
+      this.drop({ reason, via: 'direct', from: from.toString(), detail: `${code}: ${message}` })
     }
     await handle(this.libp2p, ROOM_PROTOCOL, RoomMessageSchema, async (msg, connection) => {
       const ep = this.rooms.get(msg.room)
@@ -75,7 +78,7 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
       this.stats.accepted.direct++
       ep.receive(checked.msg, 'direct')
       return { accepted: true }
-    }, { maxBytes: this.maxMessageBytes, timeoutMs: this.timeoutMs, onRefused: onRefused('direct') })
+    }, { maxBytes: this.maxMessageBytes, timeoutMs: this.timeoutMs, onRefused })
 
     await handle(this.libp2p, ROOM_SYNC_PROTOCOL, SyncRequestSchema, (req, connection) => {
       const ep = this.rooms.get(req.room)
@@ -83,13 +86,13 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
       const requester = ep.agentOf(connection.remotePeer)
       if (requester == null) throw new RemoteError('FORBIDDEN', 'only the agents of a room may catch up on it')
       return this.boundSyncReply(ep.serveSync(requester, req))
-    }, { maxBytes: MAX_SYNC_REPLY_BYTES, timeoutMs: this.timeoutMs, onRefused: onRefused('sync') })
+    }, { maxBytes: MAX_SYNC_REPLY_BYTES, timeoutMs: this.timeoutMs })
 
     await handle(this.libp2p, ROOM_CONFIG_PROTOCOL, ConfigRequestSchema, async (req, connection) => {
       const provider = this.configs.get(req.room)
       if (provider == null) throw new RemoteError('UNKNOWN_ROOM', `this peer does not serve room ${req.room}`)
       return await provider(req, connection.remotePeer)
-    }, { maxBytes: MAX_CONFIG_REPLY_BYTES, timeoutMs: this.timeoutMs, onRefused: onRefused('sync') })
+    }, { maxBytes: MAX_CONFIG_REPLY_BYTES, timeoutMs: this.timeoutMs })
 
     this.libp2p.services.pubsub.addEventListener('message', this.onGossip)
     this.started = true
@@ -196,7 +199,12 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
         return { messages, more: reply.more }
       },
       connect: async (agent, signal) => {
-        await this.libp2p.dial(peerOf(agent), { signal: signal ?? AbortSignal.timeout(this.timeoutMs) })
+        const peer = peerOf(agent)
+        const addrs = (ep.addrsOf?.(agent) ?? []).flatMap(a => {
+          try { return [multiaddr(a)] } catch { return [] }
+        })
+        if (addrs.length > 0) await this.libp2p.peerStore.merge(peer, { multiaddrs: addrs }).catch(() => {})
+        await this.libp2p.dial(peer, { signal: signal ?? AbortSignal.timeout(this.timeoutMs) })
       },
       subscribedAgents: () => {
         const agents: string[] = []
