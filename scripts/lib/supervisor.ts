@@ -28,8 +28,14 @@ export class Supervisor {
     process.once('exit', () => { for (const p of this.procs) p.child.kill('SIGKILL') })
   }
 
-  start (name: string, args: string[], env: Record<string, string | undefined> = {}): ManagedProcess {
-    const child = spawn(process.execPath, [MESHTOWN_BIN, ...args], {
+  /**
+   * Start `meshtown ARGS` as `name`; `wrap` turns the node command line into
+   * another (say, the same inside a network namespace).
+   */
+  start (name: string, args: string[], env: Record<string, string | undefined> = {}, wrap?: (argv: string[]) => { command: string, args: string[] }): ManagedProcess {
+    const argv = [process.execPath, MESHTOWN_BIN, ...args]
+    const cmd = wrap == null ? { command: argv[0]!, args: argv.slice(1) } : wrap(argv)
+    const child = spawn(cmd.command, cmd.args, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe']
     })

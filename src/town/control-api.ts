@@ -3,11 +3,14 @@
  * older villager REST API so its scripts keep working. The CLI and the agents
  * drive a villager through it. Requests from anywhere but loopback are refused.
  */
+import { chmod, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { z } from 'zod'
 import type { MeshPeer } from '../node/peer.js'
 import { describeZodError } from '../protocols/wire.js'
+import { viewDigest } from './clock.js'
 import { LIMITS } from './constants.js'
 import { ITEMS, OCCUPATIONS } from './rules.js'
 import type { MessagingService } from '../protocols/messaging/index.js'
@@ -63,6 +66,34 @@ const MessageText = z.union([
 ])
 const SendBody = z.object({ target: Target }).and(z.union([z.object({ message: z.string() }), z.object({ text: z.string() })]))
 
+const PeerBody = z.object({ peer: z.string().min(1).max(100) })
+
+/**
+ * Cutting links for partition experiments: the peer's connection gater, driven
+ * from outside. A name resolves through the town's membership, anything else
+ * must be a PeerId.
+ */
+function netRoutes (peer: MeshPeer, villager: VillagerService): Routes {
+  const target = (body: unknown): string => {
+    const name = parse(PeerBody, body).peer
+    try { return villager.resolveMember(name).peerId } catch {}
+    try { return peerIdFromString(name).toString() } catch {
+      throw new HttpError(400, 'INVALID_PEER', `"${name}" is neither a villager of this town nor a PeerId`)
+    }
+  }
+  return {
+    'GET /net': () => ({
+      peerId: peer.peerId.toString(),
+      addresses: peer.addresses(),
+      connections: peer.connectedPeers().map(id => ({ peerId: id, name: villager.clock?.state?.view[id]?.name ?? null })),
+      blocked: peer.gater.list()
+    }),
+    'POST /net/block': async ({ body }) => { const id = target(body); await peer.block(id); return { blocked: peer.gater.list() } },
+    'POST /net/unblock': ({ body }) => { peer.unblock(target(body)); return { blocked: peer.gater.list() } },
+    'POST /net/heal': () => { peer.heal(); return { blocked: [] } }
+  }
+}
+
 export interface TownServices {
   trades?: TradeService
   messaging?: MessagingService
@@ -80,7 +111,10 @@ export function villagerRoutes (peer: MeshPeer, villager: VillagerService, servi
       period: time.period,
       member: clock.isMember(),
       voted: clock.hasVoted(),
-      awaiting: clock.awaitedNames()
+      awaiting: clock.awaitedNames(),
+      members: clock.tally()?.members.length ?? 0,
+      /** Peers agree on the membership when their digests are equal. */
+      viewDigest: clock.state == null ? null : viewDigest(clock.state.view)
     }
   }
   return {
@@ -111,6 +145,7 @@ export function villagerRoutes (peer: MeshPeer, villager: VillagerService, servi
       }
     },
     'GET /prices': async () => villager.prices(),
+    ...netRoutes(peer, villager),
     ...(services.trades == null ? {} : tradeRoutes(services.trades)),
     ...(services.messaging == null ? {} : messageRoutes(services.messaging))
   }
@@ -163,8 +198,13 @@ export interface ControlApi {
   close: () => Promise<void>
 }
 
-/** Serve `routes` on 127.0.0.1:port (0 = any free port). */
-export async function startControlApi (routes: Routes, port: number, host = '127.0.0.1'): Promise<ControlApi> {
+/**
+ * Serve `routes` on 127.0.0.1:port (0 = any free port), or on a Unix socket
+ * (`{ socket: path }`): a socket file is reachable from other network namespaces
+ * of the machine and guarded by file permissions instead of by address.
+ */
+export async function startControlApi (routes: Routes, port: number | { socket: string }, host = '127.0.0.1'): Promise<ControlApi> {
+  if (typeof port === 'object') return startOnSocket(routes, port.socket)
   const server = createServer((req, res) => { void serve(routes, req, res) })
   // keep-alive sockets would hold a stopping peer open
   server.keepAliveTimeout = 1_000
@@ -186,14 +226,35 @@ export async function startControlApi (routes: Routes, port: number, host = '127
   }
 }
 
-async function serve (routes: Routes, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function startOnSocket (routes: Routes, socket: string): Promise<ControlApi> {
+  await rm(socket, { force: true })
+  const server = createServer((req, res) => { void serve(routes, req, res, true) })
+  server.keepAliveTimeout = 1_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(socket, () => resolve())
+  })
+  await chmod(socket, 0o600)
+  return {
+    server,
+    port: 0,
+    url: `unix:${socket}`,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>(resolve => server.close(() => resolve()))
+      await rm(socket, { force: true })
+    }
+  }
+}
+
+async function serve (routes: Routes, req: IncomingMessage, res: ServerResponse, unixSocket = false): Promise<void> {
   const send = (status: number, payload: unknown): void => {
     const body = JSON.stringify(payload)
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
     res.end(body)
   }
   const fail = (status: number, code: string, message: string): void => send(status, { error: { code, message } })
-  if (!isLoopback(req.socket.remoteAddress)) {
+  if (!unixSocket && !isLoopback(req.socket.remoteAddress)) {
     fail(403, 'NOT_LOOPBACK', 'the control API only answers requests from this machine')
     req.resume()
     return

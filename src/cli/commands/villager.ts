@@ -19,6 +19,7 @@ interface VillagerCommandOptions extends LogOptions {
   listen: string[]
   dataDir?: string
   apiPort: number
+  apiSocket?: string
   evictAfter: number
   bootstrap: string[]
   bootstrapFile?: string
@@ -36,6 +37,7 @@ export function villagerCommand (program: Command): void {
     .option('--listen <multiaddr>', 'address to listen on (repeatable; default /ip4/0.0.0.0/tcp/0)', collect, [])
     .option('--data-dir <dir>', 'key, villager state, votes (default .data/<town>/<name>)')
     .option('--api-port <port>', 'control API port on 127.0.0.1 (0 = any free port)', parsePort, 0)
+    .option('--api-socket <path>', 'serve the control API on this Unix socket instead of a port')
     .option('--evict-after <ms>', 'sign the eviction of a member silent this long in a period', parsePositiveInt, DEFAULT_EVICT_AFTER_MS)))
     .action(async (opts: VillagerCommandOptions) => {
       const town = assertTownName(opts.town)
@@ -75,7 +77,7 @@ export function villagerCommand (program: Command): void {
             throw err
           }
         }
-        api = await startControlApi(villagerRoutes(peer, villager, { trades, messaging }), opts.apiPort)
+        api = await startControlApi(villagerRoutes(peer, villager, { trades, messaging }), opts.apiSocket != null ? { socket: opts.apiSocket } : opts.apiPort)
         const v = villager.villager
         process.stdout.write(`PeerId: ${peer.peerId.toString()}\n${peer.addresses().join('\n')}\ncontrol API: ${api.url}\n`)
         process.stdout.write(v != null ? `villager: ${v.name} the ${v.occupation}\n` : 'villager: none yet (POST /villager to create one)\n')
