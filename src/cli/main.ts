@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { isMeshtownError } from '../node/errors.js'
+import { attachCommand } from './commands/attach.js'
 import { bootstrapCommand } from './commands/bootstrap.js'
 import { peerCommand } from './commands/peer.js'
 import { roomCommand } from './commands/room.js'
@@ -17,6 +18,7 @@ export function buildProgram (): Command {
   roomCommand(program)
   merchantCommand(program)
   villagerCommand(program)
+  attachCommand(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

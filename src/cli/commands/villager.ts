@@ -7,6 +7,7 @@ import { assertTownName } from '../../protocols/town-directory/index.js'
 import { startControlApi, villagerRoutes } from '../../town/control-api.js'
 import { OCCUPATIONS, type Occupation } from '../../town/rules.js'
 import { VillagerError } from '../../town/villager-service.js'
+import { runRepl } from '../repl/index.js'
 import { startVillagerNode, type VillagerNode } from '../../town/villager-node.js'
 import { addBootstrapOptions, addLogOptions, collect, loggerFor, parseNonNegativeInt, parsePort, parsePositiveInt, resolveBootstrap, runUntilSignal, type LogOptions } from '../common.js'
 
@@ -21,6 +22,7 @@ interface VillagerCommandOptions extends LogOptions {
   apiPort: number
   apiSocket?: string
   evictAfter: number
+  repl: boolean
   bootstrap: string[]
   bootstrapFile?: string
   bootstrapRetries: number
@@ -38,12 +40,15 @@ export function villagerCommand (program: Command): void {
     .option('--data-dir <dir>', 'key, villager state, votes (default .data/<town>/<name>)')
     .option('--api-port <port>', 'control API port on 127.0.0.1 (0 = any free port)', parsePort, 0)
     .option('--api-socket <path>', 'serve the control API on this Unix socket instead of a port')
+    .option('--no-repl', 'do not open the interactive prompt even on a terminal')
     .option('--evict-after <ms>', 'sign the eviction of a member silent this long in a period', parsePositiveInt, DEFAULT_EVICT_AFTER_MS)))
     .action(async (opts: VillagerCommandOptions) => {
       const town = assertTownName(opts.town)
       if (opts.name != null && opts.occupation == null) throw new UsageError('--name needs --occupation (farmer, chef or carpenter) to create a villager')
       if (opts.name == null && opts.dataDir == null) throw new UsageError('give --name (and --occupation) for a new villager, or --data-dir of an existing one')
-      const log = loggerFor(opts, opts.name ?? 'villager')
+      const withRepl = process.stdin.isTTY && process.stdout.isTTY && opts.repl !== false
+      // the prompt shows time, trades and messages itself: keep the log for what goes wrong
+      const log = loggerFor({ ...opts, logLevel: withRepl && opts.logLevel === 'info' ? 'warn' : opts.logLevel }, opts.name ?? 'villager')
       const bootstrap = await resolveBootstrap(opts)
       const peer = await createPeer({
         dataDir: opts.dataDir ?? path.join('.data', town, opts.name!),
@@ -98,6 +103,13 @@ export function villagerCommand (program: Command): void {
         if (err instanceof VillagerError && err.code === 'PORT_IN_USE') throw new UsageError(err.message)
         throw err
       }
-      await runUntilSignal(stop, log)
+      if (withRepl) {
+        // a person at the terminal plays this villager: Ctrl-C belongs to the prompt, and
+        // leaving the prompt (quit, Ctrl-D) stops the peer
+        const repl = runRepl({ apiUrl: api!.url, input: process.stdin, output: process.stdout, interactive: true, signal: stopping.signal })
+        await Promise.race([repl.then(stop), runUntilSignal(stop, log)])
+      } else {
+        await runUntilSignal(stop, log)
+      }
     })
 }
