@@ -28,7 +28,11 @@ interface Options {
   periodMs: number
   seed: number
   out: string
+  /** Seconds until the background trades expire (how long an abandoned one stays open). */
+  tradeExpiry?: number
   verbose?: boolean
+  /** Where progress lines go (tests silence them). */
+  print?: (line: string) => void
 }
 
 const PERIODS = ['morning', 'noon', 'evening']
@@ -38,6 +42,7 @@ export interface Check { name: string, ok: boolean, detail: string }
 
 export async function runScenario (opts: Options): Promise<{ checks: Check[], report: any }> {
   const random = seededRandom(opts.seed)
+  const print = opts.print ?? ((line: string) => { console.log(line) })
   const root = await mkdtemp(path.join(tmpdir(), 'meshtown-partition-'))
   let lab: NetnsLab | undefined
   if (opts.cut === 'netns') {
@@ -53,7 +58,7 @@ export async function runScenario (opts: Options): Promise<{ checks: Check[], re
     placement: lab == null
       ? undefined
       : (v, i) => ({ listen: `/ip4/${lab!.ipOf(i)}/tcp/0`, apiSocket: path.join(root, `${v.name}.api.sock`), wrap: (argv) => lab!.wrap(i, argv) }),
-    onLine: (name, line) => { if (opts.verbose === true) console.log(`[${name}] ${line}`) }
+    onLine: (name, line) => { if (opts.verbose === true) print(`[${name}] ${line}`) }
   })
   const t0 = Date.now()
   const samples: Sample[] = []
@@ -61,13 +66,13 @@ export async function runScenario (opts: Options): Promise<{ checks: Check[], re
   const checks: Check[] = []
   const check = (name: string, ok: boolean, detail: string): void => {
     checks.push({ name, ok, detail })
-    console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`)
+    print(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`)
   }
   let running = true
   try {
     await town.start()
     const all = town.villagers
-    console.log(`${all.length} villager processes up (cutting links with ${opts.cut}); waiting for the town to form`)
+    print(`${all.length} villager processes up (cutting links with ${opts.cut}); waiting for the town to form`)
     await stockUp(town)
     if (!await town.waitForMembers(all.length)) throw new Error('the town did not form')
     const start = await town.holdings()
@@ -75,26 +80,26 @@ export async function runScenario (opts: Options): Promise<{ checks: Check[], re
 
     // sampler, the villagers' own pacing (each acts once it has seen its period for periodMs), and a trickle of trades
     const seenSince = new Map<string, { at: number, idx: number }>()
-    const sampler = (async () => {
+    // one loop per villager, so that a slow or cut-off one never delays the others' samples
+    const sampleOne = async (v: LocalVillager): Promise<void> => {
+      const t = await api(v, 'GET', '/time', undefined, 2_000)
+      if (!t.synced) return
+      times.set(v.name, { day: t.day, period: t.period, member: t.member, digest: t.viewDigest, members: t.members })
+      const idx = index(t)
+      samples.push({ t: Date.now() - t0, peer: v.name, index: idx, member: t.member })
+      const seen = seenSince.get(v.name)
+      if (seen == null || seen.idx !== idx) seenSince.set(v.name, { at: Date.now(), idx })
+      else if (t.member && !t.voted && Date.now() - seen.at >= opts.periodMs) await api(v, 'POST', '/action/idle', undefined, 2_000).catch(() => {})
+    }
+    const sampler = Promise.all(town.villagers.map(async v => {
       while (running) {
-        await Promise.all(town.alive().map(async v => {
-          try {
-            const t = await api(v, 'GET', '/time', undefined, 2_000)
-            if (!t.synced) return
-            times.set(v.name, { day: t.day, period: t.period, member: t.member, digest: t.viewDigest, members: t.members })
-            samples.push({ t: Date.now() - t0, peer: v.name, index: index(t), member: t.member })
-            const idx = index(t)
-            const seen = seenSince.get(v.name)
-            if (seen == null || seen.idx !== idx) seenSince.set(v.name, { at: Date.now(), idx })
-            else if (t.member && !t.voted && Date.now() - seen.at >= opts.periodMs) await api(v, 'POST', '/action/idle', undefined, 2_000).catch(() => {})
-          } catch { /* down, or cut off from us: no sample */ }
-        }))
+        if (v.alive) await sampleOne(v).catch(() => { /* down, or slow: no sample this time */ })
         await new Promise(resolve => setTimeout(resolve, 100))
       }
-    })()
+    }))
     const trader = (async () => {
       while (running) {
-        await randomTrade(town.alive(), random, 8)
+        await randomTrade(town.alive(), random, opts.tradeExpiry ?? 8)
         await new Promise(resolve => setTimeout(resolve, 200))
       }
     })()
@@ -123,11 +128,12 @@ export async function runScenario (opts: Options): Promise<{ checks: Check[], re
       const stood = await watchStill(minority, minorityAt, splitMs - 600)
       windows.push({ start: cutAt - t0, end: Date.now() - t0, label: `${minority.map(v => v.name).join(',')} | ${majority.map(v => v.name).join(',')}` })
       check('minority never advanced', stood.ok, stood.ok ? `${minority.map(v => v.name).join(',')} stayed at period ${minorityAt.join(',')} for ${splitMs} ms` : stood.detail)
-      const majorityNow = snapshot(majority)
       if (majorityMoves) {
-        const went = majorityNow.every((x, i) => x > majorityAt[i]!)
-        check('majority went on after the eviction timeout', went, `${majority.map(v => v.name).join(',')} went from ${majorityAt.join(',')} to ${majorityNow.join(',')}`)
+        // samples lag a little behind each peer: give each its moment to show the move
+        const went = await until(() => snapshot(majority).every((x, i) => x > majorityAt[i]!), 3_000)
+        check('majority went on after the eviction timeout', went, `${majority.map(v => v.name).join(',')} went from ${majorityAt.join(',')} to ${snapshot(majority).join(',')}`)
       } else {
+        const majorityNow = snapshot(majority)
         const still = majorityNow.every((x, i) => x === majorityAt[i]!)
         check('neither half advanced', still, `other half from ${majorityAt.join(',')} to ${majorityNow.join(',')}`)
       }

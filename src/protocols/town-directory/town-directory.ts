@@ -80,7 +80,14 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
     return [...this.known.values()]
   }
 
+  /** Dial the members we already know (a healed link), then run an announce and lookup round. */
   async refresh (): Promise<void> {
+    for (const member of this.known.values()) {
+      if (this.components.connectionManager.getConnections(member).length > 0) continue
+      this.components.connectionManager.openConnection(member).catch((err: any) => {
+        this.log('could not redial town member %p - %s', member, err.message)
+      })
+    }
     if (this.running != null) await this.running.catch(() => {})
     await this.runRound()
   }
