@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { isMeshtownError } from '../node/errors.js'
 import { attachCommand } from './commands/attach.js'
+import { agentCommand } from './commands/agent.js'
 import { bootstrapCommand } from './commands/bootstrap.js'
 import { peerCommand } from './commands/peer.js'
 import { roomCommand } from './commands/room.js'
@@ -18,6 +19,7 @@ export function buildProgram (): Command {
   roomCommand(program)
   merchantCommand(program)
   villagerCommand(program)
+  agentCommand(program)
   attachCommand(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program

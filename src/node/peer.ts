@@ -124,11 +124,17 @@ export class MeshPeer {
 
   unblock (peer: PeerId | string): void {
     this.gater.unblock(peer)
+    this.redial()
   }
 
-  /** Lift every block; the town directory re-dials on its next round. */
+  /** Lift every block, and look for the town's members again at once. */
   heal (): void {
     this.gater.heal()
+    this.redial()
+  }
+
+  private redial (): void {
+    void this.directory?.refresh().catch(() => {})
   }
 
   /**

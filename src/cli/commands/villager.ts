@@ -8,10 +8,11 @@ import { startControlApi, villagerRoutes } from '../../town/control-api.js'
 import { OCCUPATIONS, type Occupation } from '../../town/rules.js'
 import { VillagerError } from '../../town/villager-service.js'
 import { runRepl } from '../repl/index.js'
+import { addAgentOptions, assertAgentFlags, startAgentFromFlags, type AgentFlags } from './agent.js'
 import { startVillagerNode, type VillagerNode } from '../../town/villager-node.js'
 import { addBootstrapOptions, addLogOptions, collect, loggerFor, parseNonNegativeInt, parsePort, parsePositiveInt, resolveBootstrap, runUntilSignal, type LogOptions } from '../common.js'
 
-interface VillagerCommandOptions extends LogOptions {
+interface VillagerCommandOptions extends LogOptions, AgentFlags {
   town: string
   name?: string
   occupation?: Occupation
@@ -29,7 +30,7 @@ interface VillagerCommandOptions extends LogOptions {
 }
 
 export function villagerCommand (program: Command): void {
-  addBootstrapOptions(addLogOptions(program.command('villager')
+  addAgentOptions(addBootstrapOptions(addLogOptions(program.command('villager')
     .description('run a villager peer: its own state, its votes on the town clock, and a local control API')
     .requiredOption('--town <name>', 'the town to live in')
     .option('--name <name>', 'villager name (creates the villager on first start)')
@@ -41,11 +42,12 @@ export function villagerCommand (program: Command): void {
     .option('--api-port <port>', 'control API port on 127.0.0.1 (0 = any free port)', parsePort, 0)
     .option('--api-socket <path>', 'serve the control API on this Unix socket instead of a port')
     .option('--no-repl', 'do not open the interactive prompt even on a terminal')
-    .option('--evict-after <ms>', 'sign the eviction of a member silent this long in a period', parsePositiveInt, DEFAULT_EVICT_AFTER_MS)))
+    .option('--evict-after <ms>', 'sign the eviction of a member silent this long in a period', parsePositiveInt, DEFAULT_EVICT_AFTER_MS))), { defaultKind: 'none' })
     .action(async (opts: VillagerCommandOptions) => {
       const town = assertTownName(opts.town)
       if (opts.name != null && opts.occupation == null) throw new UsageError('--name needs --occupation (farmer, chef or carpenter) to create a villager')
       if (opts.name == null && opts.dataDir == null) throw new UsageError('give --name (and --occupation) for a new villager, or --data-dir of an existing one')
+      assertAgentFlags(opts)
       const withRepl = process.stdin.isTTY && process.stdout.isTTY && opts.repl !== false
       // the prompt shows time, trades and messages itself: keep the log for what goes wrong
       const log = loggerFor({ ...opts, logLevel: withRepl && opts.logLevel === 'info' ? 'warn' : opts.logLevel }, opts.name ?? 'villager')
@@ -60,9 +62,11 @@ export function villagerCommand (program: Command): void {
       })
       let node: VillagerNode | undefined
       let api: Awaited<ReturnType<typeof startControlApi>> | undefined
+      let agent: ReturnType<typeof startAgentFromFlags>
       const stopping = new AbortController()
       const stop = async (): Promise<void> => {
         stopping.abort()
+        await agent?.stop()
         await api?.close()
         await node?.stop()
         await peer.stop()
@@ -98,6 +102,7 @@ export function villagerCommand (program: Command): void {
         messaging.addEventListener('message', (e) => { log.info(`${e.detail.kind} message from ${e.detail.fromName}: ${e.detail.text}`) })
         const via = await peer.connectBootstrap(bootstrap, { retries: opts.bootstrapRetries, signal: stopping.signal })
         log.info(`joined town ${town} via ${via}`)
+        agent = startAgentFromFlags(opts, api.url, log)
       } catch (err) {
         await stop()
         if (err instanceof VillagerError && err.code === 'PORT_IN_USE') throw new UsageError(err.message)

@@ -1,0 +1,82 @@
+import { expect } from 'chai'
+import { runVillagerAgent, type RunVillagerAgentOptions, type TurnRecord } from '../src/agents/villager-driver.js'
+import type { AgentLog, AgentTurn, VillagerAgent } from '../src/agents/villager-agent.js'
+import { startControlApi, villagerRoutes, type ControlApi } from '../src/town/control-api.js'
+import { waitFor } from './helpers/peers.js'
+import { TestTown } from './helpers/town.js'
+
+/** An agent that misbehaves in a different way each period it is asked. */
+function misbehaving (): VillagerAgent {
+  let asked = 0
+  const ways: Array<() => Promise<AgentTurn>> = [
+    async () => { throw new Error('the agent crashed') },
+    async () => ({ reasoning: 'dance!', actions: [], period: 'dance' }) as unknown as AgentTurn,
+    // ignores its signal and never answers
+    async () => new Promise<AgentTurn>(() => {}),
+    // a valid turn the rules refuse: no bed to sleep in
+    async () => ({ reasoning: 'a nap', actions: [], period: 'sleep' }),
+    // a valid turn with no period action
+    async () => ({ reasoning: 'nothing', actions: [{ type: 'eat', quantity: 1 }], period: null })
+  ]
+  return { name: 'misbehaving', decide: async () => ways[asked++ % ways.length]!() }
+}
+
+describe('villager agent driver: a period always gets a vote (real villager)', function () {
+  this.timeout(60_000)
+  let town: TestTown
+  let api: ControlApi
+  beforeEach(async () => {
+    // alone in the town, each vote moves time on: one turn per period
+    town = await new TestTown().start({ merchant: true, villagers: [{ name: 'alice', occupation: 'farmer' }] })
+    const alice = town.get('alice')
+    await waitFor(async () => alice.service.prices().then(() => true, () => false), 20_000, 'the merchant')
+    api = await startControlApi(villagerRoutes(alice.peer, alice.service, { trades: alice.trades, messaging: alice.messaging }), 0)
+  })
+  afterEach(async () => {
+    await api.close()
+    await town.stop()
+  })
+
+  async function drive (periods: number, options: Partial<RunVillagerAgentOptions>): Promise<{ records: TurnRecord[], logs: string[] }> {
+    const records: TurnRecord[] = []
+    const logs: string[] = []
+    const log: AgentLog = { info: (m) => logs.push(m), warn: (m) => logs.push(`WARN ${m}`), debug: () => {} }
+    const controller = new AbortController()
+    const done = runVillagerAgent({ apiUrl: api.url, agent: misbehaving(), log, signal: controller.signal, pollIntervalMs: 25, turnDeadlineMs: 500, onTurn: (r) => { records.push(r) }, ...options })
+    try {
+      await waitFor(() => records.length >= periods, 30_000, () => `${periods} turns; log:\n${logs.join('\n')}`)
+    } finally {
+      controller.abort()
+      await done
+    }
+    return { records, logs }
+  }
+
+  it('whatever the agent does wrong, the heuristic plays the period', async () => {
+    const { records, logs } = await drive(5, {})
+    expect(records.map(r => `${r.day} ${r.period} ${r.decidedBy} ${r.voted}`)).to.deep.equal([
+      '1 morning fallback true', '1 noon fallback true', '1 evening fallback true', '2 morning fallback true', '2 noon fallback true'
+    ])
+    expect(records.map(r => r.agentError)).to.deep.equal([
+      'the agent crashed',
+      records[1]!.agentError,
+      'the turn ran out of time',
+      'the turn ended without a period action',
+      'the turn ended without a period action'
+    ])
+    expect(records[1]!.agentError).to.match(/misbehaving returned a malformed turn: period: Invalid option/)
+    // the refused nap reached the API and was refused there; the heuristic then played
+    expect(records[3]!.results.map(r => `${r.action.type}:${r.ok ? 'ok' : (r as { code: string }).code}`)[0]).to.equal('sleep:NO_BED')
+    expect(logs.filter(l => l.startsWith('WARN')).every(l => /agent misbehaving failed: .*; falling back/.test(l))).to.equal(true)
+    expect(town.get('alice').service.villager!.items.wheat).to.be.greaterThan(0)
+  })
+
+  it('when the fallback fails too, the villager idles', async () => {
+    const broken: VillagerAgent = { name: 'broken', decide: async () => { throw new Error('the fallback crashed') } }
+    const { records, logs } = await drive(2, { fallback: broken })
+    expect(records.map(r => `${r.day} ${r.period} ${r.decidedBy} ${r.voted}`)).to.deep.equal(['1 morning idle true', '1 noon idle true'])
+    expect(records.every(r => r.results.at(-1)!.action.type === 'idle')).to.equal(true)
+    expect(logs.some(l => /fallback broken failed: the fallback crashed/.test(l))).to.equal(true)
+    expect(logs.some(l => /\(last resort\): action idle -> ok/.test(l))).to.equal(true)
+  })
+})
