@@ -1,60 +1,116 @@
 /**
- * `npm run demo`: a local town, every peer its own OS process. Today it shows
- * the peer runtime: a bootstrap peer and N town peers that find each other
- * through the DHT. Stops everything on Ctrl-C or after --seconds.
+ * `npm run demo`: a whole town on this machine, every peer its own OS process: a
+ * bootstrap peer, the merchant, villagers played by agents (heuristic, or openai
+ * when OPENAI_BASE_URL is set), and a werewolf room of heuristic agents. It shows
+ * the town's progress as it runs and stops everything on Ctrl-C, or by itself
+ * after --days days with a summary.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { Command, InvalidArgumentError } from 'commander'
-import { Supervisor } from './lib/supervisor.js'
+import { Command } from 'commander'
+import { positiveInt } from './lib/args.js'
+import { api, LocalTown, until, type LocalVillager } from './lib/local-town.js'
+import { ROOT } from './lib/supervisor.js'
 
-function positiveInt (v: string): number {
-  const n = Number(v)
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer')
+const opts = new Command('npm run demo --')
+  .option('--villagers <n>', 'villagers (farmer, chef, carpenter, farmer, ...)', positiveInt, 3)
+  .option('--days <n>', 'stop after this many days', positiveInt, 3)
+  .option('--town <name>', 'town name', 'demotown')
+  .option('--no-room', 'do not start the werewolf room')
+  .option('--verbose', 'show every peer log line')
+  .parse(process.argv)
+  .opts<{ villagers: number, days: number, town: string, room: boolean, verbose?: boolean }>()
+
+const agent = process.env.OPENAI_BASE_URL != null ? 'openai' : 'heuristic'
+const root = await mkdtemp(path.join(tmpdir(), 'meshtown-demo-'))
+const say = (line: string): void => { console.log(line) }
+let roomResult: string | undefined
+
+const town = new LocalTown({
+  town: opts.town,
+  root,
+  villagers: opts.villagers,
+  villagerArgs: ['--agent', agent],
+  onLine: (name, line, stream) => {
+    if (name === 'room') {
+      if (/^result: /.test(line)) roomResult = line.slice('result: '.length)
+      // the moderator's public lines tell the story; the rest only with --verbose
+      if (opts.verbose === true || (stream === 'stdout' && (/^\[t\d+\] Moderator/.test(line) || /^result: /.test(line)))) say(`[room] ${line.replace(/^\[t\d+\] /, '')}`)
+      return
+    }
+    if (opts.verbose === true || /WARN|ERROR/.test(line)) say(`[${name}] ${line}`)
+  }
+})
+
+function table (rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map(r => r[i]!.length)))
+  return rows.map(r => '  ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n')
+}
+
+async function villagerRows (vs: LocalVillager[]): Promise<string[][]> {
+  const rows = [['villager', 'occupation', 'stamina', 'coins', 'items']]
+  for (const v of vs) {
+    try {
+      const s = await api(v, 'GET', '/villager')
+      const items = Object.entries(s.items as Record<string, number>).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ')
+      rows.push([v.name, s.occupation, String(s.stamina), String(s.coins), items || '-'])
+    } catch {
+      rows.push([v.name, v.occupation, '?', '?', '(not answering)'])
+    }
+  }
+  return rows
+}
+
+async function committedTrades (vs: LocalVillager[]): Promise<number> {
+  let n = 0
+  for (const v of vs) n += (await api(v, 'GET', '/mytrades').catch(() => [])).filter((t: any) => t.status === 'committed').length
   return n
 }
 
-const opts = new Command('npm run demo --')
-  .option('--peers <n>', 'town peers to start', positiveInt, 4)
-  .option('--seconds <n>', 'run this long, then stop and summarise', positiveInt, 20)
-  .option('--town <name>', 'town name', 'demotown')
-  .option('--verbose', 'show every peer log line')
-  .parse(process.argv)
-  .opts<{ peers: number, seconds: number, town: string, verbose?: boolean }>()
-
-const dataRoot = await mkdtemp(path.join(tmpdir(), 'meshtown-demo-'))
-const supervisor = new Supervisor((name, line, stream) => {
-  if (opts.verbose === true || stream === 'stdout' || /WARN|ERROR/.test(line)) console.log(`[${name}] ${line}`)
-})
-const found = new Map<string, Set<string>>()
+let exitCode = 0
 try {
-  const boot = supervisor.start('bootstrap', ['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dataRoot, 'bootstrap'), '--addrs-file', path.join(dataRoot, 'bootstrap.addrs')])
-  const [addr] = await boot.waitForLine(/^\/ip4\/127\.0\.0\.1\/.*$/)
-  console.log(`bootstrap listening at ${addr}`)
-  const ids: string[] = []
-  for (let i = 1; i <= opts.peers; i++) {
-    const name = `peer${i}`
-    const p = supervisor.start(name, ['peer', '--town', opts.town, '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dataRoot, name), '--bootstrap', addr])
-    const [, id] = await p.waitForLine(/^PeerId: (\S+)/)
-    ids.push(id!)
-    found.set(name, new Set())
-    p.child.stdout!.on('data', (d: Buffer) => {
-      for (const m of d.toString().matchAll(/^found (\S+)$/gm)) found.get(name)!.add(m[1]!)
-    })
+  say(`starting a town of ${opts.villagers} villagers (${agent} agents), each its own process...`)
+  await town.start()
+  say(`\nbootstrap  ${town.bootstrapAddr}`)
+  for (const v of town.villagers) {
+    say(`${v.name.padEnd(10)} ${v.occupation.padEnd(10)} control API ${v.url}   attach: npx meshtown attach --api-port ${v.port}`)
   }
-  const deadline = Date.now() + opts.seconds * 1000
-  while (Date.now() < deadline) {
-    const complete = [...found.values()].every(s => s.size === opts.peers - 1)
-    if (complete) break
-    await new Promise(resolve => setTimeout(resolve, 200))
+  if (opts.room) {
+    const room = town.supervisor.start('room', ['room', 'run', path.join(ROOT, 'examples', 'werewolf.yaml'), '--data-dir', path.join(root, 'room'), '--log-level', 'warn'])
+    void room.exited.then(code => { if (code !== 0 && roomResult == null) say(`[room] exited with code ${code}`) })
+    say('werewolf room  9 heuristic agents, each its own peer (public messages of the moderator shown)')
   }
-  console.log('\nsummary:')
-  for (const [name, set] of found) console.log(`  ${name} found ${set.size}/${opts.peers - 1} other town members`)
-  const ok = [...found.values()].every(s => s.size === opts.peers - 1)
-  console.log(ok ? `every peer found the whole town "${opts.town}" through the DHT` : 'some peers did not find the whole town in time')
-  process.exitCode = ok ? 0 : 1
+  say('')
+  if (!await town.waitForMembers(opts.villagers, 60_000)) throw new Error('the villagers did not form one town within 60 s')
+  let lastDay = 0
+  const endDay = opts.days + 1
+  const reached = await until(async () => {
+    const t = await api(town.villagers[0]!, 'GET', '/time')
+    if (t.synced === true && t.day > lastDay) {
+      lastDay = t.day
+      if (t.day > 1) {
+        say(`day ${t.day - 1} is over: ${await committedTrades(town.villagers)} trades between villagers committed so far`)
+        say(table(await villagerRows(town.villagers)))
+      }
+      if (t.day < endDay) say(`\nday ${t.day} begins`)
+    }
+    return lastDay >= endDay
+  }, opts.days * 120_000, 250)
+  if (!reached) throw new Error(`the town did not finish ${opts.days} days in time`)
+  if (opts.room) await until(() => roomResult != null, 60_000, 250)
+  const now = await api(town.villagers[0]!, 'GET', '/time')
+  say(`\nsummary after ${opts.days} day${opts.days === 1 ? '' : 's'} (the town is now at day ${now.day} ${now.period}):`)
+  say(table(await villagerRows(town.villagers)))
+  say(`  trades between villagers committed: ${await committedTrades(town.villagers)}`)
+  if (opts.room) say(`  werewolf room: ${roomResult ?? 'still playing'}`)
+} catch (err: any) {
+  say(`demo failed: ${err.message}`)
+  exitCode = 1
 } finally {
-  await supervisor.stopAll()
-  await rm(dataRoot, { recursive: true, force: true })
+  say('stopping every peer...')
+  await town.stop()
+  await rm(root, { recursive: true, force: true })
+  say('done')
 }
+process.exitCode = exitCode
