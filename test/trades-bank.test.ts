@@ -2,20 +2,9 @@ import { expect } from 'chai'
 import type { Trade, TradeStatus } from '../src/town/trades.js'
 import { isOpen } from '../src/town/trades.js'
 import { ITEMS, totalHoldings, type Item } from '../src/town/rules.js'
+import { seededRandom } from '../scripts/lib/args.js'
 import { waitFor } from './helpers/peers.js'
 import { TestTown, type TestVillager } from './helpers/town.js'
-
-/** Small seeded PRNG (mulberry32): the same run every time. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Resolve when the trade reaches one of `statuses` on this villager, or after `ms`. */
 async function until (v: TestVillager, id: string, statuses: TradeStatus[], ms: number): Promise<boolean> {
@@ -40,7 +29,7 @@ describe('bank test: random concurrent trades with crashes and partitions', func
   after(async () => { await town?.stop() })
 
   it('2,000 trades among 6 villagers settle and conserve every coin and item', async () => {
-    const random = rng(20261125)
+    const random = seededRandom(20261125)
     const names = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6']
     town = await new TestTown().start({
       merchant: true,
