@@ -5,6 +5,8 @@ import { InvalidArgumentError, Option, type Command } from 'commander'
 import { readAddrFile, splitAddrList } from '../node/addresses.js'
 import { UsageError } from '../node/errors.js'
 import { createLogger, LOG_FORMATS, type LogFormat, type Logger } from '../node/logger.js'
+import { ALL_INTERFACES_LISTEN, createPeer, type MeshPeer } from '../node/peer.js'
+import { assertTownName } from '../protocols/town-directory/index.js'
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 /** Where `meshtown bootstrap` publishes its addresses by default, and where peers look. */
@@ -90,4 +92,36 @@ export async function runUntilSignal (stop: () => Promise<void>, log: Logger): P
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
   })
+}
+
+export interface TownPeerOptions extends LogOptions {
+  town: string
+  listen: string[]
+  dataDir?: string
+  bootstrap: string[]
+  bootstrapFile?: string
+  bootstrapRetries: number
+}
+
+/** The options every peer of a town takes: --town, --listen, --data-dir, bootstrap and logging. */
+export function addTownPeerOptions (cmd: Command, what: { role: string, dataDir: string }): Command {
+  return addBootstrapOptions(addLogOptions(cmd
+    .requiredOption('--town <name>', `the town to ${what.role}`)
+    .option('--listen <multiaddr>', 'address to listen on (repeatable; default /ip4/0.0.0.0/tcp/0)', collect, [])
+    .option('--data-dir <dir>', what.dataDir)))
+}
+
+/** Check the town name, find the bootstrap addresses, open the data dir and start the peer. */
+export async function startTownPeer (opts: TownPeerOptions, defaultDataDir: (town: string) => string, log: Logger): Promise<{ peer: MeshPeer, town: string, bootstrap: string[] }> {
+  const town = assertTownName(opts.town)
+  const bootstrap = await resolveBootstrap(opts)
+  const peer = await createPeer({
+    dataDir: opts.dataDir ?? defaultDataDir(town),
+    listen: opts.listen.length > 0 ? opts.listen : ALL_INTERFACES_LISTEN,
+    bootstrap,
+    town,
+    logger: log,
+    keyPass: process.env.MESHTOWN_KEY_PASS
+  })
+  return { peer, town, bootstrap }
 }

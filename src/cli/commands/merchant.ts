@@ -1,19 +1,9 @@
 import path from 'node:path'
 import type { Command } from 'commander'
-import { ALL_INTERFACES_LISTEN, createPeer } from '../../node/peer.js'
 import { createMerchant, type PriceTable } from '../../protocols/merchant/index.js'
-import { assertTownName } from '../../protocols/town-directory/index.js'
 import { ITEMS } from '../../town/rules.js'
-import { addBootstrapOptions, addLogOptions, collect, loggerFor, resolveBootstrap, runUntilSignal, type LogOptions } from '../common.js'
+import { addTownPeerOptions, loggerFor, runUntilSignal, startTownPeer, type TownPeerOptions } from '../common.js'
 
-interface MerchantCommandOptions extends LogOptions {
-  town: string
-  listen: string[]
-  dataDir?: string
-  bootstrap: string[]
-  bootstrapFile?: string
-  bootstrapRetries: number
-}
 
 /** The price table as the README shows it: one line per item the merchant trades, `-` where it does not. */
 export function formatPriceTable (prices: PriceTable): string {
@@ -27,23 +17,12 @@ export function formatPriceTable (prices: PriceTable): string {
 }
 
 export function merchantCommand (program: Command): void {
-  addBootstrapOptions(addLogOptions(program.command('merchant')
-    .description('run the town merchant: fixed published prices, villagers buy from and sell to it')
-    .requiredOption('--town <name>', 'the town to serve')
-    .option('--listen <multiaddr>', 'address to listen on (repeatable; default /ip4/0.0.0.0/tcp/0)', collect, [])
-    .option('--data-dir <dir>', 'key, peer store, ledger and totals (default .data/<town>/merchant)')))
-    .action(async (opts: MerchantCommandOptions) => {
-      const town = assertTownName(opts.town)
+  addTownPeerOptions(program.command('merchant')
+    .description('run the town merchant: fixed published prices, villagers buy from and sell to it'),
+  { role: 'serve', dataDir: 'key, peer store, ledger and totals (default .data/<town>/merchant)' })
+    .action(async (opts: TownPeerOptions) => {
       const log = loggerFor(opts, 'merchant')
-      const bootstrap = await resolveBootstrap(opts)
-      const peer = await createPeer({
-        dataDir: opts.dataDir ?? path.join('.data', town, 'merchant'),
-        listen: opts.listen.length > 0 ? opts.listen : ALL_INTERFACES_LISTEN,
-        bootstrap,
-        town,
-        logger: log,
-        keyPass: process.env.MESHTOWN_KEY_PASS
-      })
+      const { peer, town, bootstrap } = await startTownPeer(opts, t => path.join('.data', t, 'merchant'), log)
       const merchant = createMerchant(peer)
       const stopping = new AbortController()
       const stop = async (): Promise<void> => {

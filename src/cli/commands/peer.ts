@@ -1,36 +1,15 @@
 import path from 'node:path'
 import type { Command } from 'commander'
-import { assertTownName } from '../../protocols/town-directory/index.js'
-import { ALL_INTERFACES_LISTEN, createPeer } from '../../node/peer.js'
-import { addBootstrapOptions, addLogOptions, collect, loggerFor, resolveBootstrap, runUntilSignal, type LogOptions } from '../common.js'
+import { addTownPeerOptions, loggerFor, runUntilSignal, startTownPeer, type TownPeerOptions } from '../common.js'
 
-interface PeerCommandOptions extends LogOptions {
-  town: string
-  listen: string[]
-  dataDir?: string
-  bootstrap: string[]
-  bootstrapFile?: string
-  bootstrapRetries: number
-}
 
 export function peerCommand (program: Command): void {
-  addBootstrapOptions(addLogOptions(program.command('peer')
-    .description('run a plain town peer that finds the other members of its town and reports them')
-    .requiredOption('--town <name>', 'the town to join')
-    .option('--listen <multiaddr>', 'address to listen on (repeatable; default /ip4/0.0.0.0/tcp/0)', collect, [])
-    .option('--data-dir <dir>', 'key, peer store and DHT records (default .data/<town>/peer)')))
-    .action(async (opts: PeerCommandOptions) => {
-      const town = assertTownName(opts.town)
+  addTownPeerOptions(program.command('peer')
+    .description('run a plain town peer that finds the other members of its town and reports them'),
+  { role: 'join', dataDir: 'key, peer store and DHT records (default .data/<town>/peer)' })
+    .action(async (opts: TownPeerOptions) => {
       const log = loggerFor(opts, 'peer')
-      const bootstrap = await resolveBootstrap(opts)
-      const peer = await createPeer({
-        dataDir: opts.dataDir ?? path.join('.data', town, 'peer'),
-        listen: opts.listen.length > 0 ? opts.listen : ALL_INTERFACES_LISTEN,
-        bootstrap,
-        town,
-        logger: log,
-        keyPass: process.env.MESHTOWN_KEY_PASS
-      })
+      const { peer, town, bootstrap } = await startTownPeer(opts, t => path.join('.data', t, 'peer'), log)
       process.stdout.write(`PeerId: ${peer.peerId.toString()}\n${peer.addresses().join('\n')}\n`)
       peer.directory?.addEventListener('member:found', (e) => {
         process.stdout.write(`found ${e.detail.toString()}\n`)

@@ -1,7 +1,6 @@
 import path from 'node:path'
 import { Option, type Command } from 'commander'
 import { UsageError } from '../../node/errors.js'
-import { ALL_INTERFACES_LISTEN, createPeer } from '../../node/peer.js'
 import { DEFAULT_EVICT_AFTER_MS } from '../../protocols/clock/constants.js'
 import { assertTownName } from '../../protocols/town-directory/index.js'
 import { startControlApi, villagerRoutes } from '../../town/control-api.js'
@@ -10,56 +9,40 @@ import { VillagerError } from '../../town/villager-service.js'
 import { runRepl } from '../repl/index.js'
 import { addAgentOptions, assertAgentFlags, startAgentFromFlags, type AgentFlags } from './agent.js'
 import { startVillagerNode, type VillagerNode } from '../../town/villager-node.js'
-import { addBootstrapOptions, addLogOptions, collect, loggerFor, parseNonNegativeInt, parsePort, parsePositiveInt, resolveBootstrap, runUntilSignal, type LogOptions } from '../common.js'
+import { addTownPeerOptions, loggerFor, parsePort, parsePositiveInt, runUntilSignal, startTownPeer, type TownPeerOptions } from '../common.js'
 
-interface VillagerCommandOptions extends LogOptions, AgentFlags {
-  town: string
+interface VillagerCommandOptions extends TownPeerOptions, AgentFlags {
   name?: string
   occupation?: Occupation
   gender: string
   personality: string
-  listen: string[]
-  dataDir?: string
   apiPort: number
   apiSocket?: string
   evictAfter: number
   repl: boolean
-  bootstrap: string[]
-  bootstrapFile?: string
-  bootstrapRetries: number
 }
 
 export function villagerCommand (program: Command): void {
-  addAgentOptions(addBootstrapOptions(addLogOptions(program.command('villager')
+  addAgentOptions(addTownPeerOptions(program.command('villager')
     .description('run a villager peer: its own state, its votes on the town clock, and a local control API')
-    .requiredOption('--town <name>', 'the town to live in')
     .option('--name <name>', 'villager name (creates the villager on first start)')
     .addOption(new Option('--occupation <occupation>', 'what the villager produces').choices(OCCUPATIONS as unknown as string[]))
     .option('--gender <gender>', 'gender', 'unspecified')
     .option('--personality <text>', 'a few words of personality', '')
-    .option('--listen <multiaddr>', 'address to listen on (repeatable; default /ip4/0.0.0.0/tcp/0)', collect, [])
-    .option('--data-dir <dir>', 'key, villager state, votes (default .data/<town>/<name>)')
     .option('--api-port <port>', 'control API port on 127.0.0.1 (0 = any free port)', parsePort, 0)
     .option('--api-socket <path>', 'serve the control API on this Unix socket instead of a port')
     .option('--no-repl', 'do not open the interactive prompt even on a terminal')
-    .option('--evict-after <ms>', 'sign the eviction of a member silent this long in a period', parsePositiveInt, DEFAULT_EVICT_AFTER_MS))), { defaultKind: 'none' })
+    .option('--evict-after <ms>', 'sign the eviction of a member silent this long in a period', parsePositiveInt, DEFAULT_EVICT_AFTER_MS),
+  { role: 'live in', dataDir: 'key, villager state, votes (default .data/<town>/<name>)' }), { defaultKind: 'none' })
     .action(async (opts: VillagerCommandOptions) => {
-      const town = assertTownName(opts.town)
+      assertTownName(opts.town)
       if (opts.name != null && opts.occupation == null) throw new UsageError('--name needs --occupation (farmer, chef or carpenter) to create a villager')
       if (opts.name == null && opts.dataDir == null) throw new UsageError('give --name (and --occupation) for a new villager, or --data-dir of an existing one')
       assertAgentFlags(opts)
       const withRepl = process.stdin.isTTY && process.stdout.isTTY && opts.repl !== false
       // the prompt shows time, trades and messages itself: keep the log for what goes wrong
       const log = loggerFor({ ...opts, logLevel: withRepl && opts.logLevel === 'info' ? 'warn' : opts.logLevel }, opts.name ?? 'villager')
-      const bootstrap = await resolveBootstrap(opts)
-      const peer = await createPeer({
-        dataDir: opts.dataDir ?? path.join('.data', town, opts.name!),
-        listen: opts.listen.length > 0 ? opts.listen : ALL_INTERFACES_LISTEN,
-        bootstrap,
-        town,
-        logger: log,
-        keyPass: process.env.MESHTOWN_KEY_PASS
-      })
+      const { peer, town, bootstrap } = await startTownPeer(opts, t => path.join('.data', t, opts.name!), log)
       let node: VillagerNode | undefined
       let api: Awaited<ReturnType<typeof startControlApi>> | undefined
       let agent: ReturnType<typeof startAgentFromFlags>
