@@ -28,7 +28,7 @@ describe('town barrier under partitions (real peers, gater)', function () {
 
   it('a cut-off villager is evicted by the majority, does not advance, then catches up and rejoins', async () => {
     town = await new TestTown().start({
-      evictAfterMs: 1_500,
+      evictAfterMs: 2_500,
       villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }, { name: 'dan', occupation: 'farmer' }]
     })
     await town.waitForMembers(['ann', 'ben', 'cat', 'dan'])
@@ -63,7 +63,8 @@ describe('town barrier under partitions (real peers, gater)', function () {
 
   it('a 2-2 split: neither side advances nor evicts; after healing all advance together', async () => {
     town = await new TestTown().start({
-      evictAfterMs: 1_000,
+      // long enough that a busy machine never mistakes a teammate for a silent one
+      evictAfterMs: 3_000,
       villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }, { name: 'dan', occupation: 'farmer' }]
     })
     const all = ['ann', 'ben', 'cat', 'dan'].map(n => town.get(n))
@@ -72,7 +73,7 @@ describe('town barrier under partitions (real peers, gater)', function () {
     await split(left, right)
     await everyoneActs(all)
     // each side signs evictions of the other once the timeout passes, but 2 of 4 is no majority
-    await waitFor(() => all.every(v => v.service.clock!.tally()!.members.filter(m => m.evictVotes === 2).length === 2), 20_000, 'evictions signed on both sides')
+    await waitFor(() => all.every(v => v.service.clock!.tally()!.members.filter(m => m.evictVotes === 2).length === 2), 30_000, 'evictions signed on both sides')
     for (const v of all) {
       expect(town.time(v)).to.deep.equal({ day: 1, period: 'morning' })
       expect(v.service.clock!.tally()!.evicted).to.deep.equal([])

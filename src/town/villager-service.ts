@@ -50,6 +50,8 @@ type PendingOrder = z.infer<typeof PendingOrderSchema>
 
 const RECORD_KEY = new Key('/meshtown/villager')
 const MERCHANT_WAIT_MS = 5_000
+/** Merchant requests are idempotent: one whose stream was lost (a reconnect, a busy peer) is sent again. */
+const RETRY_LOST_STREAMS = { retries: 3, minTimeout: 100, maxTimeout: 1_000, shouldRetry: ({ error }: { error: Error }) => error instanceof WireError }
 
 /** One change of a villager's state, with what must be written with it. */
 export interface Transaction<T> {
@@ -173,7 +175,8 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
   async prices (): Promise<PriceTable> {
     const merchant = await this.merchant()
     try {
-      this.knownPrices = await merchantClient(this.peer.libp2p).prices(merchant)
+      const client = merchantClient(this.peer.libp2p)
+      this.knownPrices = await pRetry(async () => client.prices(merchant), RETRY_LOST_STREAMS)
       return this.knownPrices
     } catch (err) {
       throw this.merchantFailure(err)
@@ -215,12 +218,7 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
       // the order is idempotent by its id: a stream lost to a reconnect is simply sent again
       result = await pRetry(async () => order.op === 'buy'
         ? await client.buy(merchant, order.requestId, order.item, order.quantity)
-        : await client.sell(merchant, order.requestId, order.item, order.quantity), {
-        retries: 3,
-        minTimeout: 100,
-        maxTimeout: 1_000,
-        shouldRetry: ({ error }) => error instanceof WireError
-      })
+        : await client.sell(merchant, order.requestId, order.item, order.quantity), RETRY_LOST_STREAMS)
     } catch (err) {
       if (err instanceof RemoteError) {
         // refused: nothing happened at the merchant; forget the order

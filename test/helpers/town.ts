@@ -97,7 +97,7 @@ export class TestTown {
   }
 
   /** Wait until every listed villager sees exactly `names` as the town's members. */
-  async waitForMembers (names: string[], among: TestVillager[] = this.villagers, timeoutMs = 20_000): Promise<void> {
+  async waitForMembers (names: string[], among: TestVillager[] = this.villagers, timeoutMs = 40_000): Promise<void> {
     const want = [...names].sort().join(',')
     await waitFor(() => among.every(v => this.members(v).join(',') === want), timeoutMs,
       () => `members ${want}; have ${among.map(v => `${v.name}:[${this.members(v).join(',')}]`).join(' ')}`)

@@ -291,7 +291,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       if (state == null) return true
       const order = comparePeriods(msg, state)
       if (order > 0) return true
-      return order === 0 && msg.digest !== viewDigest(state.view) && !(msg.forming && state.prev == null)
+      // same period, other membership: a founder we missed, or the other side of a race (mergeStates settles both)
+      return order === 0 && msg.digest !== viewDigest(state.view)
     }
     if (!behind()) return
     const farBehind = this.current == null || comparePeriods(msg, nextPeriod(this.current)) > 0
