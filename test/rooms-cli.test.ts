@@ -32,14 +32,14 @@ describe('meshtown room (CLI)', function () {
     expect(fromJudge).to.deep.equal(fromRun)
   })
 
-  it('refuses llm and human seats in room run, and bad room files, with exit code 2', async () => {
+  it('refuses an llm seat without an endpoint (OPENAI_BASE_URL), and bad room files, with exit code 2', async () => {
     const dir = await pool.dir()
     const text = await readFile(path.join(examples, 'debate.yaml'), 'utf8')
     const llm = path.join(dir, 'llm.yaml')
     await writeFile(llm, text.replace('    kind: heuristic\n    heuristic: debate-judge', '    kind: llm'))
-    const refused = await runCli(['room', 'run', llm, '--data-dir', dir])
+    const refused = await runCli(['room', 'run', llm, '--data-dir', dir], { OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined })
     expect(refused.exitCode).to.equal(2)
-    expect(refused.stderr).to.match(/agent Judge is kind: llm/)
+    expect(refused.stderr).to.match(/agent Judge is kind: llm and needs an OpenAI-compatible endpoint, and OPENAI_BASE_URL is not set/)
     const bad = path.join(dir, 'bad.yaml')
     await writeFile(bad, text.replace('mode: ordered', 'mode: sideways'))
     const invalid = await runCli(['room', 'run', bad, '--data-dir', dir])

@@ -270,13 +270,13 @@ describe('heuristic agents, offline (no network, no runtime)', () => {
     }
   })
 
-  it('refuses llm and human seats with a message naming the seat', async () => {
+  it('refuses llm seats without an endpoint and human seats without a terminal, with a message naming the seat', async () => {
     const base = await readRoomConfigFile(path.join(examples, 'debate.yaml'))
     const config: RoomConfig = { ...base, agents: base.agents.map(a => a.name === 'Judge' ? { ...a, kind: 'human' as const } : a.name === 'Con_Ben' ? { ...a, kind: 'llm' as const, model: 'm' } : a) }
-    const problems = unsupportedSeats(config)
+    const problems = unsupportedSeats(config, { env: {} })
     expect(problems).to.have.length(2)
-    expect(problems[0]).to.match(/Con_Ben is kind: llm/)
-    expect(problems[1]).to.match(/Judge is kind: human/)
+    expect(problems[0]).to.match(/Con_Ben is kind: llm and needs an OpenAI-compatible endpoint, and OPENAI_BASE_URL is not set/)
+    expect(problems[1]).to.match(/Judge is kind: human and there is no terminal/)
     expect(createRoomDecider(config, 'Judge', { forceHeuristic: true }).label).to.equal('heuristic:debate-judge')
   })
 })

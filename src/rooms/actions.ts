@@ -10,7 +10,7 @@
  */
 import { z } from 'zod'
 import type { RoomMessage } from '../protocols/room/messages.js'
-import { AGENT_NAME, type RoomConfig, type RoomMode } from './config.js'
+import { AGENT_NAME, type AgentKind, type RoomConfig, type RoomMode } from './config.js'
 
 const Name = z.string().regex(AGENT_NAME, { error: 'must be an agent name' })
 const Content = z.string().trim().min(1, { error: 'must not be empty' }).max(16_000)
@@ -21,7 +21,7 @@ export const RoomActionSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('public_ask'),
     /** Who must answer; everyone reads it. */
-    to: To.min(1),
+    to: To.min(1, { error: 'an ask needs at least one receiver' }),
     content: Content,
     re: Re
   }),
@@ -34,8 +34,8 @@ export const RoomActionSchema = z.discriminatedUnion('kind', [
     /** Declare the game over with this result (the moderator only, when the room has one). */
     end: z.string().trim().min(1).max(500).optional()
   }),
-  z.strictObject({ kind: z.literal('private_ask'), to: To.min(1), content: Content, re: Re }),
-  z.strictObject({ kind: z.literal('private_info'), to: To.min(1), content: Content, re: Re }),
+  z.strictObject({ kind: z.literal('private_ask'), to: To.min(1, { error: 'a private message needs at least one receiver' }), content: Content, re: Re }),
+  z.strictObject({ kind: z.literal('private_info'), to: To.min(1, { error: 'a private message needs at least one receiver' }), content: Content, re: Re }),
   z.strictObject({ kind: z.literal('pass'), reason: z.string().max(500).optional() })
 ])
 
@@ -73,7 +73,33 @@ export interface RoomView {
 }
 
 export interface DecideOptions {
+  /** Aborted when the decision is no longer wanted (the agent stops) or its time is up. */
   signal: AbortSignal
+  /**
+   * When the answer is due (epoch ms): the runtime stops waiting then and
+   * passes. A slow decider (a model, a person) should answer, or fall back,
+   * a little before it.
+   */
+  deadline?: number
+}
+
+/**
+ * How long a decider may take for one turn (or one concurrent wake-up):
+ * below the turn timeout for a model or a person, so the turn does not pass
+ * to the next agent while they think; a model's share is also bounded by
+ * its request timeout times its tries.
+ */
+export function decideBudgetMs (limits: Pick<RoomConfig['limits'], 'turn_timeout_ms' | 'llm_timeout_ms' | 'llm_max_retries'>, kind: AgentKind): number {
+  const turn = limits.turn_timeout_ms
+  if (kind === 'heuristic') return turn
+  const margin = Math.min(5_000, Math.max(50, Math.floor(turn / 10)))
+  const budget = Math.max(1, turn - margin)
+  return kind === 'llm' ? Math.min(budget, limits.llm_timeout_ms * (limits.llm_max_retries + 1)) : budget
+}
+
+/** The rules an action of `view.self` is checked against. */
+export function actionContext (view: Pick<RoomView, 'self' | 'agents' | 'config'>): ActionContext {
+  return { self: view.self, agents: view.agents, maxChars: view.config.limits.max_message_chars, moderator: view.config.moderator }
 }
 
 /** What plays an agent's seat. Heuristics, LLMs and humans implement this one method. */

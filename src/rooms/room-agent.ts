@@ -23,7 +23,7 @@ import type { RoomEndpoint, RoomNetworkService, RoomTransport } from '../protoco
 import { RemoteError } from '../protocols/wire.js'
 import type { RoomMessage, SyncRange, SyncRequest, UnsignedRoomMessage } from '../protocols/room/messages.js'
 import {
-  PASS, replyOf, validateAction, visibilityOf, type RoomAction, type RoomDecider, type RoomTrigger, type RoomView, type ViewMessage
+  decideBudgetMs, PASS, replyOf, validateAction, visibilityOf, type RoomAction, type RoomDecider, type RoomTrigger, type RoomView, type ViewMessage
 } from './actions.js'
 import { CausalInbox, channelsAt, InboxFullError, stampClock } from './causal-inbox.js'
 import type { RoomConfig } from './config.js'
@@ -46,7 +46,7 @@ export interface RoomAgentTiming {
   syncIdleMs?: number
   /** At the start, wait at most this long to see every agent subscribed. */
   startTimeoutMs?: number
-  /** Bound on one decide() call; defaults from the room's limits. */
+  /** Bound on the decisions of one turn (or one concurrent wake-up); defaults from the room's limits (decideBudgetMs). */
   decideTimeoutMs?: number
   /** Bound on the catch-up round at the start and at the end. */
   catchUpTimeoutMs?: number
@@ -155,12 +155,11 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
     for (const [agent, peer] of setup.seats) this.peerToAgent.set(peer.toString(), agent)
     const turnTimeout = this.config.limits.turn_timeout_ms
     const agentConfig = this.config.agents[this.selfIndex]
-    const llm = agentConfig?.kind === 'llm'
     this.timing = {
       syncGapMs: options.timing?.syncGapMs ?? 150,
       syncIdleMs: options.timing?.syncIdleMs ?? Math.min(2_000, Math.max(100, Math.floor(turnTimeout / 4))),
       startTimeoutMs: options.timing?.startTimeoutMs ?? Math.min(turnTimeout, 10_000),
-      decideTimeoutMs: options.timing?.decideTimeoutMs ?? (llm ? this.config.limits.llm_timeout_ms * (this.config.limits.llm_max_retries + 1) : turnTimeout),
+      decideTimeoutMs: options.timing?.decideTimeoutMs ?? decideBudgetMs(this.config.limits, agentConfig?.kind ?? 'heuristic'),
       catchUpTimeoutMs: options.timing?.catchUpTimeoutMs ?? 3_000
     }
     this.servesConfig = options.serveConfig !== false && setup.manifest.sealed
@@ -409,8 +408,10 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
     const sent: ViewMessage[] = []
     const trigger: RoomTrigger = { kind: 'turn', turn: claim.turn, round: roundOf(claim.turn, this.agents.length) }
     const stillMine = (): boolean => this.phaseValue === 'running' && this.nextTurn <= claim.turn
+    // one budget for the whole turn, however many messages it takes
+    const deadline = Date.now() + this.timing.decideTimeoutMs
     for (let i = 0; i < MAX_ACTIONS_PER_TURN && stillMine(); i++) {
-      const action = await this.decide(trigger, sent)
+      const action = await this.decide(trigger, sent, deadline)
       if (!stillMine()) return
       const msg = await this.send(action, claim.turn)
       if (msg === undefined || msg.visibility === 'public') return
@@ -423,8 +424,9 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
     while (this.triggers.length > 0 && this.phaseValue === 'running') {
       const trigger = this.triggers.shift() as RoomTrigger
       const sent: ViewMessage[] = []
+      const deadline = Date.now() + this.timing.decideTimeoutMs
       for (let i = 0; i < MAX_ACTIONS_PER_TURN && this.phaseValue === 'running'; i++) {
-        const action = await this.decide(trigger, sent)
+        const action = await this.decide(trigger, sent, deadline)
         if (action.kind === 'pass') break
         const msg = await this.send(action)
         if (msg === undefined) break
@@ -433,7 +435,7 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
     }
   }
 
-  private async decide (trigger: RoomTrigger, sent: readonly ViewMessage[]): Promise<RoomAction> {
+  private async decide (trigger: RoomTrigger, sent: readonly ViewMessage[], deadline: number): Promise<RoomAction> {
     const view: RoomView = {
       room: this.room,
       self: this.self,
@@ -445,11 +447,12 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
       sentThisTurn: [...sent],
       seed: this.seed
     }
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.timing.decideTimeoutMs)])
+    // a heuristic answers at once: it always gets a moment, even when a slow turn used up the budget
+    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(Math.max(20, deadline - Date.now()))])
     let raw: unknown
     try {
       raw = await Promise.race([
-        Promise.resolve(this.decider.decide(view, { signal })),
+        Promise.resolve(this.decider.decide(view, { signal, deadline })),
         new Promise((_resolve, reject) => {
           signal.addEventListener('abort', () => { reject(new Error('decide timed out or the agent stopped')) }, { once: true })
         })

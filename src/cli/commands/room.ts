@@ -2,15 +2,18 @@ import { existsSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { Option, type Command } from 'commander'
-import { createRoomDecider, unsupportedSeats } from '../../agents/room-agents.js'
+import { createRoomDecider, seatsOfKind, unsupportedSeats } from '../../agents/room-agents.js'
+import { HumanTerminal } from '../../agents/room-human.js'
+import { resolveLlmEndpoint } from '../../agents/room-llm.js'
 import { openDatastore } from '../../node/data-dir.js'
 import { MeshtownError, UsageError } from '../../node/errors.js'
 import { ALL_INTERFACES_LISTEN, createPeer } from '../../node/peer.js'
 import { assertRoomId, newRoomId } from '../../protocols/room/index.js'
 import type { RoomMessage } from '../../protocols/room/messages.js'
-import { kindOf, type ViewMessage } from '../../rooms/actions.js'
-import { readRoomConfigFile, RoomConfigError, type RoomConfig, type RoomMode } from '../../rooms/config.js'
+import { decideBudgetMs } from '../../rooms/actions.js'
+import { readRoomConfigFile, RoomConfigError, type AgentKind, type RoomConfig, type RoomMode } from '../../rooms/config.js'
 import { publicTranscript, type RoomEnd } from '../../rooms/end-condition.js'
+import { formatMessage } from '../../rooms/format.js'
 import { JoinError, joinRoom } from '../../rooms/join.js'
 import { LocalRoom } from '../../rooms/local-room.js'
 import { setupFromManifest } from '../../rooms/manifest.js'
@@ -35,9 +38,13 @@ interface PeerCliOptions extends LogOptions {
   bootstrapRetries: number
 }
 
+export { formatMessage }
+
 async function loadConfig (file: string): Promise<RoomConfig> {
   try {
-    return await readRoomConfigFile(file)
+    // an llm seat that names no model (and no default_model) plays $OPENAI_MODEL
+    const envModel = process.env.OPENAI_MODEL?.trim()
+    return await readRoomConfigFile(file, envModel === undefined || envModel === '' ? {} : { defaultModel: envModel })
   } catch (err: any) {
     if (err instanceof RoomConfigError) throw new UsageError(`invalid room file:\n${err.message}`)
     if (err.code === 'ENOENT') throw new UsageError(`room file ${file} not found`)
@@ -45,31 +52,38 @@ async function loadConfig (file: string): Promise<RoomConfig> {
   }
 }
 
-function oneLine (text: string): string {
-  return text.replace(/\s+/g, ' ').trim()
-}
-
-/** One transcript line: `[t12] Moderator -> Alice (private_ask): ...`. */
-export function formatMessage (m: ViewMessage): string {
-  const turn = m.turn === undefined ? '' : `[t${m.turn}] `
-  if (m.pass === true) return `${turn}${m.sender} passes`
-  const kind = kindOf(m)
-  const to = m.visibility === 'private' || kind === 'public_ask' ? ` -> ${m.receivers.join(', ')}` : ''
-  const end = m.end === undefined ? '' : `  <<end: ${m.end}>>`
-  return `${turn}${m.sender}${to} (${kind}): ${oneLine(m.content)}${end}`
-}
-
 function describeEnd (end: RoomEnd): string {
   const how = end.reason === 'declared' ? `declared by ${end.by ?? '?'}` : end.reason === 'max_rounds' ? 'round limit' : 'message limit'
   return `${end.result} (${how}, after ${end.count} public messages)`
 }
 
+type Print = (line: string) => void
+
+function printTo (out: NodeJS.WritableStream, terminal?: HumanTerminal): Print {
+  return terminal === undefined ? (line) => { out.write(`${line}\n`) } : (line) => { terminal.show(line) }
+}
+
 /** Prints public messages (no passes) as an agent delivers them. */
-function printPublic (agent: RoomAgent, out: NodeJS.WritableStream): void {
+function printPublic (agent: RoomAgent, print: Print): void {
   agent.addEventListener('delivered', (e) => {
     const m = e.detail
-    if (m.visibility === 'public' && m.pass !== true) out.write(`${formatMessage(m)}\n`)
+    if (m.visibility === 'public' && m.pass !== true) print(formatMessage(m))
   })
+}
+
+/** Prints the private messages an agent sends or receives, each once however many printers see it. */
+function printPrivate (agent: RoomAgent, print: Print, printed: Set<string>): void {
+  agent.addEventListener('delivered', (e) => {
+    const m = e.detail
+    if (m.visibility !== 'private' || printed.has(m.id)) return
+    printed.add(m.id)
+    print(formatMessage(m))
+  })
+}
+
+/** The decider log: the room logger, one line per event. */
+function deciderLog (log: ReturnType<typeof loggerFor>): { info: (m: string) => void, warn: (m: string) => void, debug: (m: string) => void } {
+  return { info: (m) => { log.info(m) }, warn: (m) => { log.warn(m) }, debug: (m) => { log.debug(m) } }
 }
 
 function addPeerOptions (cmd: Command): Command {
@@ -89,14 +103,24 @@ export function roomCommand (program: Command): void {
       const loaded = await loadConfig(file)
       if (opts.mode === 'rounds' && loaded.limits.max_rounds === undefined) throw new UsageError(`--mode rounds needs limits.max_rounds in ${file}`)
       const config: RoomConfig = opts.mode === undefined ? loaded : { ...loaded, mode: opts.mode }
-      const refused = unsupportedSeats(config)
-      if (refused.length > 0) throw new UsageError(`room run plays only heuristic agents for now:\n${refused.join('\n')}`)
       const log = loggerFor(opts, 'room')
+      const humans = seatsOfKind(config, 'human')
+      // human seats play from this terminal, one question at a time
+      const terminal = humans.length > 0 ? new HumanTerminal() : undefined
+      const deciderOptions = { human: terminal, log: deciderLog(log) }
+      const refused = unsupportedSeats(config, deciderOptions)
+      if (refused.length > 0) {
+        terminal?.close()
+        throw new UsageError(`cannot play every seat of ${file}:\n${refused.join('\n')}`)
+      }
       const roomId = newRoomId()
       const seed = opts.seed ?? roomId
       const baseDir = opts.dataDir ?? path.join('.data', 'rooms', roomId)
       const out = process.stdout
+      const print = printTo(out, terminal)
       out.write(`room ${roomId}: "${config.name}", mode ${config.mode}, ${config.agents.length} agents, seed ${seed}\n`)
+      if (humans.length > 0) out.write(`human seats, played from this terminal: ${humans.join(', ')}\n`)
+      const printedPrivate = new Set<string>()
       let local: LocalRoom | undefined
       const stopping = new AbortController()
       const onSignal = (): void => { stopping.abort() }
@@ -108,12 +132,16 @@ export function roomCommand (program: Command): void {
           roomId,
           baseDir,
           seed,
-          decider: name => createRoomDecider(config, name),
+          decider: name => createRoomDecider(config, name, deciderOptions),
           keyPass: process.env.MESHTOWN_KEY_PASS,
           log,
           createPeer: async (o) => await createPeer({ ...o, keyPass: process.env.MESHTOWN_KEY_PASS, gossipsub: ROOM_GOSSIPSUB_OPTIONS }),
           // the transcript as the first agent sees it; every agent sees the same public messages
-          onAgent: (agent) => { if (agent.self === config.agents[0]?.name) printPublic(agent, out) }
+          onAgent: (agent) => {
+            if (agent.self === config.agents[0]?.name) printPublic(agent, print)
+            // a person sees the private messages of their own seats too
+            if (humans.includes(agent.self)) printPrivate(agent, print, printedPrivate)
+          }
         })
         const ended = await Promise.race([local.whenEnded(), new Promise<undefined>(resolve => stopping.signal.addEventListener('abort', () => { resolve(undefined) }))])
         if (ended === undefined) {
@@ -134,6 +162,7 @@ export function roomCommand (program: Command): void {
       } finally {
         process.off('SIGINT', onSignal)
         process.off('SIGTERM', onSignal)
+        terminal?.close()
         await local?.stop()
       }
     })
@@ -178,15 +207,20 @@ export function roomCommand (program: Command): void {
   addPeerOptions(room.command('join <roomId>')
     .description('take a seat in a room found by its id alone, play it to the end, save the transcript')
     .requiredOption('--as <name>', 'the agent (seat) to play')
-    .addOption(new Option('--agent <kind>', 'play the seat with this kind of agent instead of the one in the room file').choices(['heuristic']))
-    .option('--human', 'play the seat yourself from the terminal (not available yet)')
+    .addOption(new Option('--agent <kind>', 'play the seat with this kind of agent instead of the one in the room file (llm: $OPENAI_BASE_URL, $OPENAI_API_KEY)').choices(['heuristic', 'llm']))
+    .option('--model <model>', 'for a seat played by a model: the model (default: the seat\'s model, the room\'s default_model, else $OPENAI_MODEL)')
+    .option('--human', 'play the seat yourself: the messages you can see are printed as they arrive, and you type yours when it is your turn')
     .option('--seed <seed>', 'seed for a heuristic agent (default: the room id, as every agent of a local run)')
     .option('--data-dir <dir>', 'key and transcript (default .data/rooms/<room id>/<name>)')
     .option('--join-timeout <ms>', 'give up finding the room and waiting for the other seats after this long', parsePositiveInt, 300_000)
     .option('--linger <ms>', 'after the end, keep answering catch-up requests this long before exiting', parsePositiveInt, 3_000))
-    .action(async (roomIdArg: string, opts: PeerCliOptions & { as: string, agent?: string, human?: boolean, seed?: string, joinTimeout: number, linger: number }) => {
+    .action(async (roomIdArg: string, opts: PeerCliOptions & { as: string, agent?: 'heuristic' | 'llm', model?: string, human?: boolean, seed?: string, joinTimeout: number, linger: number }) => {
       const roomId = assertRoomId(roomIdArg)
-      if (opts.human === true) throw new UsageError('human agents (--human) are not available yet: join with --agent heuristic, or wait for the REPL')
+      if (opts.human === true && opts.agent !== undefined) throw new UsageError('--human and --agent both say who plays the seat: give one of them')
+      if (opts.model !== undefined && (opts.human === true || opts.agent === 'heuristic')) throw new UsageError('--model is for a seat played by a model (an llm seat, or --agent llm)')
+      // refuse before taking a seat that could then not be played
+      if (opts.agent === 'llm') resolveLlmEndpoint(process.env)
+      const override: AgentKind | undefined = opts.human === true ? 'human' : opts.agent
       const log = loggerFor(opts, 'room')
       const bootstrap = await resolveBootstrap(opts)
       const peer = await createPeer({
@@ -199,9 +233,11 @@ export function roomCommand (program: Command): void {
       })
       const stopping = new AbortController()
       let agent: RoomAgent | undefined
+      let terminal: HumanTerminal | undefined
       const network = await startRoomNetwork(peer).catch(async (err) => { await peer.stop(); throw err })
       const stop = async (): Promise<void> => {
         stopping.abort()
+        terminal?.close()
         await agent?.stop()
         await network.stop()
         await peer.stop()
@@ -235,10 +271,19 @@ export function roomCommand (program: Command): void {
             throw err
           }
         }
-        const decider = createRoomDecider(setup.config, opts.as, { forceHeuristic: opts.agent === 'heuristic' })
-        agent = new RoomAgent({ network, setup, self: opts.as, decider, store, seed: opts.seed, log })
-        printPublic(agent, process.stdout)
-        process.stdout.write(`joined room ${roomId} ("${setup.config.name}", mode ${setup.config.mode}) as ${opts.as}\n`)
+        const kind = override ?? setup.config.agents.find(a => a.name === opts.as)?.kind ?? 'heuristic'
+        if (kind === 'human') terminal = new HumanTerminal()
+        const decider = createRoomDecider(setup.config, opts.as, {
+          kind,
+          human: terminal,
+          log: deciderLog(log),
+          ...(opts.model === undefined ? {} : { llm: { model: opts.model } })
+        })
+        agent = new RoomAgent({ network, setup, self: opts.as, decider, store, seed: opts.seed, log, timing: { decideTimeoutMs: decideBudgetMs(setup.config.limits, kind) } })
+        const print = printTo(process.stdout, terminal)
+        printPublic(agent, print)
+        if (kind === 'human') printPrivate(agent, print, new Set())
+        process.stdout.write(`joined room ${roomId} ("${setup.config.name}", mode ${setup.config.mode}) as ${opts.as}${kind === 'human' ? ', played by you' : ''}\n`)
         await agent.start()
         void network.provide(roomId, AbortSignal.any([stopping.signal, AbortSignal.timeout(10_000)])).catch(() => {})
         const end = await Promise.race([agent.whenEnded(), new Promise<undefined>(resolve => stopping.signal.addEventListener('abort', () => { resolve(undefined) }))])
