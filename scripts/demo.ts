@@ -73,6 +73,9 @@ try {
   say(`starting a town of ${opts.villagers} villagers (${agent} agents), each its own process...`)
   await town.start()
   say(`\nbootstrap  ${town.bootstrapAddr}`)
+  const observer = town.supervisor.start('observer', ['observe', '--town', opts.town, '--bootstrap', town.bootstrapAddr, '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(root, 'observer'), '--http-port', '0'])
+  const [, dashboard] = await observer.waitForLine(/^dashboard: (\S+)/)
+  say(`dashboard  ${dashboard}   (open it in a browser: the town, live)`)
   for (const v of town.villagers) {
     say(`${v.name.padEnd(10)} ${v.occupation.padEnd(10)} control API ${v.url}   attach: npx meshtown attach --api-port ${v.port}`)
   }

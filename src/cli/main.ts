@@ -6,6 +6,7 @@ import { bootstrapCommand } from './commands/bootstrap.js'
 import { peerCommand } from './commands/peer.js'
 import { roomCommand } from './commands/room.js'
 import { merchantCommand } from './commands/merchant.js'
+import { observeCommand } from './commands/observe.js'
 import { villagerCommand } from './commands/villager.js'
 
 export function buildProgram (): Command {
@@ -21,6 +22,7 @@ export function buildProgram (): Command {
   villagerCommand(program)
   agentCommand(program)
   attachCommand(program)
+  observeCommand(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

@@ -205,7 +205,13 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
       globalSignaturePolicy: 'StrictSign',
       maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES,
       fastMsgIdFn: fastGossipId,
-      ...options.gossipsub
+      ...options.gossipsub,
+      scoreParams: {
+        // every peer of a town on one machine shares 127.0.0.1: gossipsub's penalty for many
+        // peers on one address would graylist them all past ten, and the clock would stop
+        IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']),
+        ...options.gossipsub?.scoreParams
+      }
     }),
     dht: kadDHT({
       protocol: DHT_PROTOCOL,

@@ -1,6 +1,7 @@
 import path from 'node:path'
 import type { Command } from 'commander'
 import { createMerchant, type PriceTable } from '../../protocols/merchant/index.js'
+import { startPeerStatus, type TownStatusPublisher } from '../../protocols/town-status/index.js'
 import { ITEMS } from '../../town/rules.js'
 import { addTownPeerOptions, loggerFor, runUntilSignal, startTownPeer, type TownPeerOptions } from '../common.js'
 
@@ -24,9 +25,11 @@ export function merchantCommand (program: Command): void {
       const log = loggerFor(opts, 'merchant')
       const { peer, town, bootstrap } = await startTownPeer(opts, t => path.join('.data', t, 'merchant'), log)
       const merchant = createMerchant(peer)
+      let status: TownStatusPublisher | undefined
       const stopping = new AbortController()
       const stop = async (): Promise<void> => {
         stopping.abort()
+        await status?.stop()
         // before the peer: the merchant finishes its ledger writes into the peer's datastore
         await merchant.stop()
         await peer.stop()
@@ -34,6 +37,7 @@ export function merchantCommand (program: Command): void {
       try {
         // open for business before joining, so villagers that identify us see the protocol
         await merchant.start()
+        status = await startPeerStatus(peer, { town, role: 'merchant' })
         process.stdout.write(`PeerId: ${peer.peerId.toString()}\n${peer.addresses().join('\n')}\n${formatPriceTable(merchant.prices)}\n`)
         const { sales, coinsIn, coinsOut } = merchant.stats()
         if (sales > 0) log.info(`ledger so far: ${sales} sales, ${coinsIn} coins in, ${coinsOut} coins out`)
