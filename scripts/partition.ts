@@ -207,6 +207,8 @@ export async function runScenario (opts: Options): Promise<{ checks: Check[], re
       case 'kill-restart': {
         await warmup()
         const [a, b] = [all[0]!, all[1]!]
+        // a busy machine may have had b evicted and rejoining: trade once a knows b as a member
+        await until(async () => (await api(a, 'GET', '/status')).members.some((m: any) => m.name === b.name), 30_000)
         const t = await api(a, 'POST', '/trade/request', { target: b.name, item: 'seed', quantity: 2, price: 2, action: 'buy', expires_in: 120 })
         await until(async () => (await api(b, 'GET', '/trades')).some((x: any) => x.id === t.id), 10_000)
         await api(b, 'POST', '/trade/accept', { trade_id: t.id })

@@ -8,7 +8,7 @@ describe('partition experiments (short, real processes)', function () {
   this.timeout(180_000)
 
   const short = (scenario: Scenario, cut: 'gater' | 'netns' = 'gater') => ({
-    scenario, cut, villagers: scenario === 'halves' ? 4 : 3, evictAfter: 1_200, splitMs: 3_500, periodMs: 150, seed: 3, out: '', tradeExpiry: 3, print: () => {}
+    scenario, cut, villagers: scenario === 'halves' ? 4 : 3, evictAfter: 2_000, splitMs: 4_000, periodMs: 150, seed: 3, out: '', tradeExpiry: 3, print: () => {}
   })
 
   for (const scenario of SCENARIOS) {
