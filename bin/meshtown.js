@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // The `meshtown` command. libp2p needs Node >= 22; when started by an older
 // Node (the system one), re-run on the Node that `npm install` put in
-// node_modules (the `node` devDependency). Then load the TypeScript CLI via tsx.
+// node_modules (the `node` devDependency). Then load the CLI bundle (dist/).
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, '..')
@@ -27,8 +27,26 @@ if (major < 22) {
     process.exit(code ?? 1)
   })
 } else {
+  const { main } = await loadCli()
+  await main(process.argv)
+}
+
+/**
+ * The CLI from dist/meshtown.mjs (built by `npm install`, rebuilt here when a
+ * source is newer), or from the TypeScript sources through tsx when
+ * MESHTOWN_FROM_SOURCE=1 or the bundle cannot be built.
+ */
+async function loadCli () {
+  if (process.env.MESHTOWN_FROM_SOURCE !== '1') {
+    try {
+      const build = await import('../scripts/build.mjs')
+      if (!build.isFresh()) await build.bundle()
+      return await import(pathToFileURL(build.CLI_BUNDLE).href)
+    } catch (err) {
+      process.stderr.write(`meshtown: warning: cannot build dist/meshtown.mjs (${err?.message ?? err}); running from the sources\n`)
+    }
+  }
   const { register } = await import('tsx/esm/api')
   register()
-  const { main } = await import('../src/cli/main.ts')
-  await main(process.argv)
+  return await import('../src/cli/main.ts')
 }

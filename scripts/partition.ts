@@ -107,7 +107,10 @@ export async function runScenario (opts: Options): Promise<{ checks: Check[], re
     const snapshot = (vs: LocalVillager[]): number[] => vs.map(v => { const t = times.get(v.name); return t == null ? -1 : index(t) })
     const settle = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 600)) }
     const splitMs = opts.splitMs ?? opts.evictAfter * 2 + 3_000
-    const warmup = async (): Promise<void> => { await until(() => Math.min(...snapshot(all)) >= 2, 30_000) }
+    // a split is judged against a whole town: on a loaded machine a slow villager may be
+    // evicted and rejoining, and 2 of a town of 3 members are a majority that rightly moves
+    const whole = (): boolean => all.every(v => { const t = times.get(v.name); return t != null && t.member && t.members === all.length })
+    const warmup = async (): Promise<void> => { await until(() => Math.min(...snapshot(all)) >= 2 && whole(), 30_000) }
     const cut = async (a: LocalVillager[], b: LocalVillager[]): Promise<void> => {
       if (lab != null) await lab.cut(a.map(v => Number(v.name.slice(1)) - 1), b.map(v => Number(v.name.slice(1)) - 1))
       else await town.cut(a, b)
@@ -125,6 +128,7 @@ export async function runScenario (opts: Options): Promise<{ checks: Check[], re
       await settle()
       const minorityAt = snapshot(minority)
       const majorityAt = snapshot(majority)
+      const wholeAtCut = whole()
       const stood = await watchStill(minority, minorityAt, splitMs - 600)
       windows.push({ start: cutAt - t0, end: Date.now() - t0, label: `${minority.map(v => v.name).join(',')} | ${majority.map(v => v.name).join(',')}` })
       check('minority never advanced', stood.ok, stood.ok ? `${minority.map(v => v.name).join(',')} stayed at period ${minorityAt.join(',')} for ${splitMs} ms` : stood.detail)
@@ -135,7 +139,7 @@ export async function runScenario (opts: Options): Promise<{ checks: Check[], re
       } else {
         const majorityNow = snapshot(majority)
         const still = majorityNow.every((x, i) => x === majorityAt[i]!)
-        check('neither half advanced', still, `other half from ${majorityAt.join(',')} to ${majorityNow.join(',')}`)
+        check('neither half advanced', still || !wholeAtCut, `other half from ${majorityAt.join(',')} to ${majorityNow.join(',')}${wholeAtCut ? '' : ' (the town was not whole at the cut: a member had been evicted)'}`)
       }
       const healAt = Date.now()
       await heal()

@@ -190,7 +190,9 @@ describe('openai villager agent against a local OpenAI-compatible server (real c
     const [morning] = await h.turns(1)
     expect(Date.now() - started).to.be.below(8_000)
     expect(morning).to.deep.include({ period: 'morning', decidedBy: 'fallback', voted: true })
-    expect(morning!.agentError).to.match(/ran out of time/)
+    // the deadline governs either way: it fires during a request or a wait, or (on a slow
+    // machine, when a request timed out late) the agent sees that a retry would pass it
+    expect(morning!.agentError).to.match(/ran out of time|would pass the turn's deadline/)
     expect(h.server.requests.length).to.be.within(2, 6)
     await waitFor(() => h.aliceVote() === 'produce', 10_000, 'alice\'s vote')
     // noon: a Retry-After longer than the turn's deadline is not waited out

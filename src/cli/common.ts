@@ -3,12 +3,13 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { InvalidArgumentError, Option, type Command } from 'commander'
 import { readAddrFile, splitAddrList } from '../node/addresses.js'
+import { PROJECT_ROOT } from '../node/project-root.js'
 import { UsageError } from '../node/errors.js'
 import { createLogger, LOG_FORMATS, type LogFormat, type Logger } from '../node/logger.js'
 import { ALL_INTERFACES_LISTEN, createPeer, type MeshPeer } from '../node/peer.js'
 import { assertTownName } from '../protocols/town-directory/index.js'
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+export { PROJECT_ROOT }
 /** Where `meshtown bootstrap` publishes its addresses by default, and where peers look. */
 export const DEFAULT_BOOTSTRAP_FILE = path.join(PROJECT_ROOT, 'bootstrap', 'multiaddrs.txt')
 export const BOOTSTRAP_ENV = 'MESHTOWN_BOOTSTRAP'

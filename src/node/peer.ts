@@ -27,6 +27,16 @@ export const ALL_INTERFACES_LISTEN = ['/ip4/0.0.0.0/tcp/0']
 /** Wire bound for any gossip message: votes are tiny, room messages a few KB. */
 export const MAX_GOSSIP_MESSAGE_BYTES = 256 * 1024
 
+/**
+ * Mesh degree for every topic. The author already floods each message to every
+ * subscriber it is connected to (floodPublish), and the peers of a town or room
+ * connect to each other: mesh forwarding then mostly delivers copies that are
+ * decrypted and decoded only to be dropped. A thin mesh still covers a peer the
+ * author cannot reach. (In a 10-villager town the default 6/4/12 cost about a
+ * third of the clock's CPU; see BENCHMARKS.md.)
+ */
+export const THIN_MESH: Partial<GossipsubOpts> = { D: 3, Dlo: 2, Dhi: 5, Dout: 1 }
+
 const EMPTY = new Uint8Array(0)
 
 /**
@@ -205,6 +215,7 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
       globalSignaturePolicy: 'StrictSign',
       maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES,
       fastMsgIdFn: fastGossipId,
+      ...THIN_MESH,
       ...options.gossipsub,
       scoreParams: {
         // every peer of a town on one machine shares 127.0.0.1: gossipsub's penalty for many

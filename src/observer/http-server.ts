@@ -11,10 +11,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { PROJECT_ROOT } from '../node/project-root.js'
 import { isLoopback } from '../town/control-api.js'
 import type { DashboardState } from './town-model.js'
 
-export const WEB_ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'web')
+export const WEB_ROOT = path.join(PROJECT_ROOT, 'src', 'observer', 'web')
 /** At most this many pages open at once (each is one SSE stream). */
 export const MAX_EVENT_CLIENTS = 32
 const HEARTBEAT_MS = 15_000

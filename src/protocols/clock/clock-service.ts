@@ -16,7 +16,7 @@ import { decodeJson, encodeJson, handle, request, RemoteError, describeZodError 
 import { ClockMessageSchema, fromSnapshot, sign, snapshotStatements, StatementVerifier, SyncRequestSchema, SyncResponseSchema, toSnapshot, type ClockMessage } from './codec.js'
 import {
   CLOCK_SYNC_PROTOCOL, DEFAULT_EVICT_AFTER_MS, DEFAULT_REPUBLISH_INTERVAL_MS, EVICTION_CHECK_INTERVAL_MS,
-  MAX_CLOCK_MESSAGE_BYTES, MAX_SNAPSHOT_BYTES, SYNC_BACKOFF_MS, SYNC_TIMEOUT_MS
+  MAX_CLOCK_MESSAGE_BYTES, MAX_HEARTBEAT_MS, MAX_SNAPSHOT_BYTES, REPAIR_WINDOW_MS, SYNC_BACKOFF_MS, SYNC_TIMEOUT_MS
 } from './constants.js'
 
 export interface ClockIdentity {
@@ -75,6 +75,9 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   private timers: Array<ReturnType<typeof setInterval>> = []
   private readonly graceTimers = new Set<ReturnType<typeof setTimeout>>()
   private readonly syncGraceMs: number
+  private readonly heartbeatMs: number
+  private changedAt = 0
+  private publishedAt = 0
   private started = false
   private topologyId?: string
 
@@ -86,6 +89,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     this.evictAfterMs = init.evictAfterMs ?? DEFAULT_EVICT_AFTER_MS
     this.republishIntervalMs = init.republishIntervalMs ?? DEFAULT_REPUBLISH_INTERVAL_MS
     this.syncGraceMs = Math.min(this.republishIntervalMs, 1_000)
+    this.heartbeatMs = Math.max(this.republishIntervalMs, Math.min(MAX_HEARTBEAT_MS, Math.floor(this.evictAfterMs / 6)))
     this.topic = clockTopic(init.town)
     this.key = new Key(`/meshtown/clock/${init.town}`)
   }
@@ -157,7 +161,9 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     if (this.topologyId != null) this.peer.libp2p.unregister(this.topologyId)
     this.peer.pubsub.topicValidators.delete(this.topic)
     await this.peer.libp2p.unhandle(CLOCK_SYNC_PROTOCOL).catch(() => {})
-    await this.writes.onIdle()
+    await this.flush()
+    clearTimeout(this.saveTimer)
+    this.saveTimer = undefined
   }
 
   /**
@@ -173,10 +179,18 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     })
   }
 
-  /** Apply and publish our own (already durable) vote. */
+  /**
+   * Publish and apply our own (already durable) vote. It goes out on its own, before
+   * it is applied here: if it completes the period, this peer moves on and its next
+   * messages carry the next period, so the vote would otherwise reach the others
+   * only through a snapshot. One small message per voter per period is all a
+   * period costs; the periodic re-publish of the whole set repairs what gossip lost.
+   */
   async submitVote (vote: VoteStatement): Promise<void> {
+    const state = this.current
+    const sent = state != null && comparePeriods(vote, state) === 0 ? this.publish([vote], state) : undefined
     this.ingest([vote], 'self')
-    await this.publish()
+    await sent
   }
 
   awaitedNames (): string[] {
@@ -266,17 +280,20 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   private commit (before: ClockState | undefined, state: ClockState, completed: Certificate[], adopted: boolean): void {
     if (state === before) return
     this.current = state
+    this.changedAt = Date.now()
     const moved = before == null || comparePeriods(state, before) !== 0
     if (moved) {
       this.periodStartedAt = Date.now()
       this.peer.log.debug(`clock: ${this.town} is now at day ${state.day} ${state.period}`)
     }
-    void this.save(state)
+    // a boundary is written at once; votes within a period are batched (a restart catches up from the town anyway)
+    this.scheduleSave(moved)
     this.safeDispatchEvent('change', { detail: state })
     if (moved && before != null) {
+      // nothing is published here: the others hold the same votes (each voter sent its
+      // own), and N peers each sending the new period's set at every boundary was most
+      // of a period's messages; the periodic re-publish repairs what gossip lost
       this.safeDispatchEvent('advance', { detail: { from: now(before), to: now(state), completed, adopted, wasMember: isMember(before, this.self) } })
-      // tell the others at once: a peer that missed a vote completes from our set
-      void this.publish()
     }
   }
 
@@ -341,7 +358,11 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     }
   }
 
-  /** Periodic: re-publish (heartbeat), ask to join when outside the town. */
+  /**
+   * Periodic: ask to join when outside the town; re-publish what we hold while it
+   * is changing (repair), and otherwise only as often as the heartbeat needs: an
+   * idle town of 10 spent most of its CPU on re-publishes that changed nothing.
+   */
   private async tick (): Promise<void> {
     if (!this.started || this.current == null) return
     if (this.identity != null && !isMember(this.current, this.self)) {
@@ -351,7 +372,13 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
         this.ingest([join], 'self')
       }
     }
-    await this.publish()
+    const at = Date.now()
+    // half an interval of slack: timers drift, and a heartbeat skipped by a few ms waits a whole round
+    const slack = this.republishIntervalMs / 2
+    // repair only a period that is taking a while: in a town that moves faster than the
+    // interval every vote already went out once, and re-sending N sets of N was the cost
+    const stalled = at - this.periodStartedAt >= this.republishIntervalMs - slack
+    if ((stalled && at - this.changedAt < REPAIR_WINDOW_MS) || at - this.publishedAt >= this.heartbeatMs - slack) await this.publish()
   }
 
   private async checkEvictions (): Promise<void> {
@@ -369,8 +396,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     await this.publish()
   }
 
-  private async publish (): Promise<void> {
-    const state = this.current
+  /** Publish statements of `state`'s period: by default all we hold for the current one. */
+  private async publish (stmts?: Statement[], state = this.current): Promise<void> {
     if (state == null || !this.started) return
     const msg: ClockMessage = {
       v: 1,
@@ -380,8 +407,9 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       digest: viewDigest(state.view),
       forming: state.prev == null,
       seq: this.seq++,
-      stmts: currentStatements(state)
+      stmts: stmts ?? currentStatements(state)
     }
+    this.publishedAt = Date.now()
     try {
       await this.peer.pubsub.publish(this.topic, encodeJson(msg))
     } catch (err: any) {
@@ -405,27 +433,45 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     }
   }
 
-  private async save (state: ClockState): Promise<void> {
+  private scheduleSave (now: boolean): void {
+    if (now) {
+      clearTimeout(this.saveTimer)
+      this.saveTimer = undefined
+      void this.save()
+    } else if (this.saveTimer == null) {
+      // in a town of 50 every vote rewrote the whole snapshot: 50 JSON encodings of ~100 statements a period
+      this.saveTimer = setTimeout(() => { this.saveTimer = undefined; void this.save() }, SAVE_BATCH_MS)
+    }
+  }
+
+  private async save (): Promise<void> {
     // only the latest state matters: skip writes that a newer one supersedes
-    this.pendingSave = state
     if (this.writes.size > 0) return
     await this.writes.add(async () => {
-      const latest = this.pendingSave
-      if (latest == null) return
-      this.pendingSave = undefined
+      const latest = this.current
+      if (latest == null || latest === this.saved) return
+      this.saved = latest
       await this.peer.datastore.put(this.key, encodeJson(toSnapshot(latest)))
     }).catch((err: any) => { this.peer.log.warn(`clock: cannot save state: ${err.message}`) })
   }
 
-  private pendingSave?: ClockState
+  private saved?: ClockState
+  private saveTimer?: ReturnType<typeof setTimeout>
 
   /** Resolves once every state change so far is on disk. */
   async flush (): Promise<void> {
     await this.writes.onIdle()
+    if (this.current !== this.saved) {
+      clearTimeout(this.saveTimer)
+      this.saveTimer = undefined
+      await this.save()
+      await this.writes.onIdle()
+    }
   }
 }
 
 const TIME_ZERO: TownTime = { day: 1, period: 'morning' }
+const SAVE_BATCH_MS = 250
 
 export class ClockError extends Error {
   override name = 'ClockError'

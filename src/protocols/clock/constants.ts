@@ -6,8 +6,18 @@ export const MAX_CLOCK_MESSAGE_BYTES = 512 * 1024
 /** A snapshot also carries the certificate of the previous period. */
 export const MAX_SNAPSHOT_BYTES = 1024 * 1024
 
-/** How often every peer re-publishes the statements it holds for the current period (also its heartbeat). */
+/**
+ * How often a peer re-publishes the statements it holds for the current period
+ * while its state is changing (one message repairs every gap a neighbour has).
+ */
 export const DEFAULT_REPUBLISH_INTERVAL_MS = 1_000
+/** Re-publish at that pace for this long after the last change; after that only heartbeats. */
+export const REPAIR_WINDOW_MS = 3_000
+/**
+ * A quiet peer still re-publishes this often (its heartbeat): a sixth of the
+ * eviction timeout, between the re-publish interval and this bound.
+ */
+export const MAX_HEARTBEAT_MS = 5_000
 /** A member silent this long in a period gets an eviction signed by each member that noticed. */
 export const DEFAULT_EVICT_AFTER_MS = 30_000
 export const EVICTION_CHECK_INTERVAL_MS = 250

@@ -1,8 +1,16 @@
 /** DHT provider records of a town live under the CID of this prefix + the town name. */
 export const TOWN_KEY_PREFIX = '/meshtown/town/1.0.0/'
 
-/** How often to look for new town members once the first round is done. */
+/** How often to redial known town members we lost, once the first rounds are done. */
 export const DEFAULT_LOOKUP_INTERVAL_MS = 5_000
+
+/**
+ * Once past the fast rounds, query the DHT only every this many rounds while every
+ * known member is connected: newcomers dial us themselves, and every DHT query
+ * opens a stream to several peers (a peer-store write each), which in a town of
+ * 50 was most of an idle peer's CPU.
+ */
+export const DEFAULT_QUERY_EVERY_ROUNDS = 6
 
 /** The first lookups come fast so a new peer finds its town within a second or two. */
 export const DEFAULT_FAST_LOOKUP_INTERVAL_MS = 500

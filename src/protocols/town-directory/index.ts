@@ -17,6 +17,8 @@ export interface TownDirectoryInit {
   lookupInterval?: number
   fastLookupInterval?: number
   fastLookups?: number
+  /** once the fast rounds are over, query the DHT every this many rounds (others only redial lost members) */
+  queryEveryRounds?: number
   maxDialsPerLookup?: number
 }
 

@@ -6,7 +6,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { UsageError } from '../../node/errors.js'
 import {
   DEFAULT_FAST_LOOKUP_INTERVAL_MS, DEFAULT_FAST_LOOKUPS, DEFAULT_LOOKUP_INTERVAL_MS,
-  DEFAULT_MAX_DIALS_PER_LOOKUP, TOWN_KEY_PREFIX, TOWN_NAME_PATTERN
+  DEFAULT_MAX_DIALS_PER_LOOKUP, DEFAULT_QUERY_EVERY_ROUNDS, TOWN_KEY_PREFIX, TOWN_NAME_PATTERN
 } from './constants.js'
 import type { TownDirectoryComponents, TownDirectoryEvents, TownDirectoryInit, TownDirectoryService } from './index.js'
 
@@ -40,6 +40,8 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
   private readonly fastLookupInterval: number
   private readonly fastLookups: number
   private readonly maxDialsPerLookup: number
+  private readonly queryEveryRounds: number
+  private lastQueryRound = -Infinity
   private readonly known = new Map<string, PeerId>()
   private key?: CID
   private timer?: ReturnType<typeof setTimeout>
@@ -57,6 +59,7 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
     this.fastLookupInterval = init.fastLookupInterval ?? DEFAULT_FAST_LOOKUP_INTERVAL_MS
     this.fastLookups = init.fastLookups ?? DEFAULT_FAST_LOOKUPS
     this.maxDialsPerLookup = init.maxDialsPerLookup ?? DEFAULT_MAX_DIALS_PER_LOOKUP
+    this.queryEveryRounds = Math.max(1, init.queryEveryRounds ?? DEFAULT_QUERY_EVERY_ROUNDS)
   }
 
   async start (): Promise<void> {
@@ -82,14 +85,22 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
 
   /** Dial the members we already know (a healed link), then run an announce and lookup round. */
   async refresh (): Promise<void> {
+    this.redialLost()
+    if (this.running != null) await this.running.catch(() => {})
+    await this.runRound(true)
+  }
+
+  /** Dial the known members we have no connection to (a healed link, a restarted peer). */
+  private redialLost (): number {
+    let lost = 0
     for (const member of this.known.values()) {
       if (this.components.connectionManager.getConnections(member).length > 0) continue
+      lost++
       this.components.connectionManager.openConnection(member).catch((err: any) => {
         this.log('could not redial town member %p - %s', member, err.message)
       })
     }
-    if (this.running != null) await this.running.catch(() => {})
-    await this.runRound()
+    return lost
   }
 
   private schedule (delay: number): void {
@@ -102,11 +113,19 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
     }, delay)
   }
 
-  private async runRound (): Promise<void> {
+  private async runRound (force = false): Promise<void> {
     const key = this.key
     const parent = this.controller
     if (key == null || parent == null || parent.signal.aborted) return
     this.rounds++
+    const settled = this.rounds > this.fastLookups && this.known.size > 0
+    if (!force && settled && this.rounds - this.lastQueryRound < this.queryEveryRounds) {
+      // a quiet round: only redial lost members, unless every one of them is gone
+      // (then the town may have moved to other addresses: ask the DHT)
+      const lost = this.redialLost()
+      if (lost < this.known.size) return
+    }
+    this.lastQueryRound = this.rounds
     const signal = AbortSignal.any([parent.signal, AbortSignal.timeout(ROUND_TIMEOUT_MS)])
     try {
       if (this.rounds - this.lastAnnounceRound >= REANNOUNCE_EVERY_ROUNDS) {

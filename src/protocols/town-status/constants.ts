@@ -13,6 +13,6 @@ export const MAX_STATUS_PEERS = 64
 /** Trades listed in one notice: every open one first, then the latest settled ones. */
 export const MAX_STATUS_TRADES = 20
 /** Heartbeat: a notice this often even when nothing changed, so silence means unreachable. */
-export const DEFAULT_STATUS_INTERVAL_MS = 2_000
+export const DEFAULT_STATUS_INTERVAL_MS = 5_000
 /** Changes within this window are coalesced into one notice. */
-export const DEFAULT_STATUS_COALESCE_MS = 150
+export const DEFAULT_STATUS_COALESCE_MS = 1_000
