@@ -58,8 +58,25 @@ export interface Transaction<T> {
   villager?: VillagerState
   puts?: Array<[Key, Uint8Array]>
   result: T
-  /** Runs after the write is durable, still inside the villager's queue. */
+  /** Runs once the write is durable, in the order the transactions were made. */
   commit?: () => void
+  /**
+   * false: a write whose loss in a crash costs nothing but a repeated message (a
+   * trade's "delivered" flag). It is synced only when it shares a group with
+   * writes that must be. Default true.
+   */
+  sync?: boolean
+}
+
+/** One change waiting for the next group write. */
+interface PendingWrite {
+  record: VillagerRecord
+  puts: Array<[Key, Uint8Array]>
+  sync: boolean
+  changed: boolean
+  commit?: () => void
+  resolve: () => void
+  reject: (err: Error) => void
 }
 
 export interface ActionOutcome {
@@ -84,7 +101,12 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
   private readonly peer: MeshPeer
   private readonly init: VillagerServiceInit
   private readonly queue = new PQueue({ concurrency: 1 })
+  /** The durable state: what anyone outside is shown. */
   private record?: VillagerRecord
+  /** The newest state, with changes whose write is not durable yet; changes are computed on it. */
+  private latest?: VillagerRecord
+  private group: PendingWrite[] = []
+  private flushing?: Promise<void>
   private clockService?: ClockService
   private knownPrices?: PriceTable
   private started = false
@@ -108,12 +130,14 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
   async start (): Promise<void> {
     this.started = true
     this.record = await this.load()
+    this.latest = this.record
     if (this.record != null) await this.startClock()
   }
 
   async stop (): Promise<void> {
     this.started = false
     await this.queue.onIdle()
+    await this.durable()
     await this.clockService?.stop()
   }
 
@@ -126,8 +150,7 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
       const created = createVillager(profile)
       if (!created.ok) throw new VillagerError(created.code, 400, created.message)
       const record: VillagerRecord = { villager: created.state, fedThroughDay: 0, lastVote: null, pendingOrder: null }
-      await this.save(record)
-      this.record = record
+      await this.write(record, [], { changed: false })
       await this.startClock()
       this.emitChange()
       return created.state
@@ -136,8 +159,9 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
 
   /** The period's action: applied, made durable with its vote, then the vote is published. */
   async act (action: PeriodAction): Promise<ActionOutcome> {
+    // wholly inside the queue, vote included: two acts must never sign two votes for one period
     return this.queue.add(async () => {
-      const record = this.requireVillager()
+      const record = this.requireLatest()
       const clock = this.clockService!
       const time = clock.time()
       if (time == null) throw new VillagerError('NOT_SYNCED', 503, `the time of ${this.town} is not known yet: waiting for a town peer`)
@@ -151,23 +175,18 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
       const result = applyPeriodAction(record.villager, action, time.period)
       if (!result.ok) throw new VillagerError(result.code, 422, result.message)
       const next: VillagerRecord = { ...record, villager: result.state, lastVote: vote }
-      await this.save(next)
-      this.record = next
+      await this.write(next, [], { base: record })
       await clock.submitVote(vote)
-      this.emitChange()
       return { effect: result.effect, villager: result.state, time }
     })
   }
 
   async eat (quantity = 1): Promise<ActionOutcome> {
     return this.queue.add(async () => {
-      const record = this.requireVillager()
+      const record = this.requireLatest()
       const result = eat(record.villager, quantity)
       if (!result.ok) throw new VillagerError(result.code, 422, result.message)
-      const next = { ...record, villager: result.state }
-      await this.save(next)
-      this.record = next
-      this.emitChange()
+      await this.write({ ...record, villager: result.state }, [], { base: record })
       return { effect: result.effect, villager: result.state, time: this.currentTime() }
     })
   }
@@ -189,7 +208,7 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
    */
   async trade (op: 'buy' | 'sell', item: Item, quantity: number): Promise<ActionOutcome & { order: OrderResult }> {
     return this.queue.add(async () => {
-      const record = this.requireVillager()
+      const record = this.requireLatest()
       if (!Number.isSafeInteger(quantity) || quantity < 1 || quantity > LIMITS.maxOrderQuantity) {
         throw new VillagerError('INVALID_QUANTITY', 400, `quantity must be a whole number from 1 to ${LIMITS.maxOrderQuantity}, got ${quantity}`)
       }
@@ -198,8 +217,7 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
       const precheck = op === 'buy' ? buyFromMerchant(record.villager, item, quantity, prices) : sellToMerchant(record.villager, item, quantity, prices)
       if (!precheck.ok) throw new VillagerError(precheck.code, 422, precheck.message)
       const order: PendingOrder = { requestId: randomBytes(12).toString('base64url'), op, item, quantity }
-      await this.save({ ...record, pendingOrder: order })
-      this.record = { ...record, pendingOrder: order }
+      await this.write({ ...record, pendingOrder: order }, [], { base: record, changed: false })
       return this.settle(order)
     })
   }
@@ -222,13 +240,12 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
     } catch (err) {
       if (err instanceof RemoteError) {
         // refused: nothing happened at the merchant; forget the order
-        const record = this.requireVillager()
-        await this.save({ ...record, pendingOrder: null })
-        this.record = { ...record, pendingOrder: null }
+        const record = this.requireLatest()
+        await this.write({ ...record, pendingOrder: null }, [], { base: record, changed: false })
       }
       throw this.merchantFailure(err)
     }
-    const record = this.requireVillager()
+    const record = this.requireLatest()
     const prices = { sells: { [order.item]: result.unitPrice }, buys: { [order.item]: result.unitPrice } }
     const applied = order.op === 'buy'
       ? buyFromMerchant(record.villager, order.item, order.quantity, prices)
@@ -238,10 +255,7 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
       // order pending so nothing is lost, and say so
       throw new VillagerError('ORDER_UNSETTLED', 409, `the merchant settled ${order.op} ${order.quantity} ${order.item} at ${result.unitPrice} but it cannot be applied: ${applied.message}`)
     }
-    const next = { ...record, villager: applied.state, pendingOrder: null }
-    await this.save(next)
-    this.record = next
-    this.emitChange()
+    await this.write({ ...record, villager: applied.state, pendingOrder: null }, [], { base: record })
     return { effect: applied.effect, villager: applied.state, time: this.currentTime(), order: result }
   }
 
@@ -296,18 +310,21 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
     const endedDays: number[] = []
     for (let day = event.from.day; day < event.to.day; day++) endedDays.push(day)
     await this.queue.add(async () => {
-      let record = this.requireVillager()
+      const base = this.requireLatest()
+      let record = base
       for (const day of endedDays) {
         if (day <= record.fedThroughDay) continue
         const r = endOfDay(record.villager)
         if (r.ok) record = { ...record, villager: r.state, fedThroughDay: day }
       }
-      if (record !== this.record) {
-        await this.save(record)
-        this.record = record
-        this.emitChange()
-      }
+      if (record !== base) await this.write(record, [], { base })
     })
+  }
+
+  /** The newest state (changes included whose write is still on its way), for computing the next change. */
+  private requireLatest (): VillagerRecord {
+    this.requireVillager()
+    return this.latest!
   }
 
   /** Throws the usual "create one first" refusal when this peer has no villager. */
@@ -327,32 +344,89 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
     return parsed.data
   }
 
-  /** Durable before anyone is told: LevelDB with sync so a power cut cannot undo it. */
-  private async save (record: VillagerRecord, extra: Array<[Key, Uint8Array]> = []): Promise<void> {
-    const ops = [
-      { type: 'put' as const, key: RECORD_KEY.toString(), value: encodeJson(record) },
-      ...extra.map(([key, value]) => ({ type: 'put' as const, key: key.toString(), value }))
-    ]
-    await this.peer.datastore.db.batch(ops, { sync: true } as any)
+  /**
+   * Run one change of this villager's state and make it durable, together with
+   * `puts` (a trade's journal entry, say), before resolving. Changes are computed
+   * one at a time on the newest state, but their writes are grouped: while one
+   * synced write is on its way, the changes made meanwhile wait for the next and
+   * share it (group commit), so many trades in flight cost one fsync, not one each.
+   */
+  async transact<T> (change: (villager: VillagerState) => Transaction<T>): Promise<T> {
+    const made = await this.queue.add(async () => {
+      const record = this.requireLatest()
+      const out = change(record.villager)
+      if (out.villager == null && (out.puts == null || out.puts.length === 0)) {
+        // nothing to write, but nothing may be answered ahead of the writes before it
+        return { out, durable: this.durable() }
+      }
+      const next = out.villager != null ? { ...record, villager: out.villager } : record
+      // not awaited here: the next change is computed while this one is written
+      const durable = this.write(next, out.puts ?? [], { base: record, sync: out.sync ?? true, changed: out.villager != null, commit: out.commit })
+      return { out, durable }
+    })
+    await made.durable
+    return made.out.result
+  }
+
+  /** Resolves once every write queued so far is durable (or has failed). */
+  private async durable (): Promise<void> {
+    while (this.flushing != null) await this.flushing
   }
 
   /**
-   * Run one change of this villager's state in its queue and make it durable in one
-   * write together with `puts` (a trade's journal entry, say) before resolving.
+   * Queue `record` for the next group write; resolves once it is durable and its
+   * `commit` has run. Durable before anyone is told: LevelDB with sync, so a power
+   * cut cannot undo what was answered.
    */
-  async transact<T> (change: (villager: VillagerState) => Transaction<T>): Promise<T> {
-    return this.queue.add(async () => {
-      const record = this.requireVillager()
-      const out = change(record.villager)
-      if (out.villager == null && (out.puts == null || out.puts.length === 0)) return out.result
-      const next = out.villager != null ? { ...record, villager: out.villager } : record
-      await this.save(next, out.puts)
-      // only now, durable, does anyone get to see the change
-      this.record = next
-      out.commit?.()
-      if (out.villager != null) this.emitChange()
-      return out.result
+  private async write (record: VillagerRecord, puts: Array<[Key, Uint8Array]>, o: { base?: VillagerRecord, sync?: boolean, changed?: boolean, commit?: () => void } = {}): Promise<void> {
+    if (o.base != null && o.base !== this.latest) {
+      throw new VillagerError('WRITE_FAILED', 503, 'an earlier change of this villager could not be written; try again')
+    }
+    this.latest = record
+    const done = new Promise<void>((resolve, reject) => {
+      this.group.push({ record, puts, sync: o.sync ?? true, changed: o.changed ?? true, commit: o.commit, resolve, reject })
     })
+    this.kick()
+    return done
+  }
+
+  private kick (): void {
+    if (this.flushing != null) return
+    // a write queued between the loop's last check and this callback starts the next round
+    this.flushing = this.flush().finally(() => {
+      this.flushing = undefined
+      if (this.group.length > 0) this.kick()
+    })
+  }
+
+  private async flush (): Promise<void> {
+    while (this.group.length > 0) {
+      const batch = this.group
+      this.group = []
+      const last = batch[batch.length - 1]!.record
+      const ops = [
+        { type: 'put' as const, key: RECORD_KEY.toString(), value: encodeJson(last) },
+        ...batch.flatMap(w => w.puts.map(([key, value]) => ({ type: 'put' as const, key: key.toString(), value })))
+      ]
+      try {
+        await this.peer.datastore.db.batch(ops, { sync: batch.some(w => w.sync) } as any)
+      } catch (err: any) {
+        // everything computed on top of the lost write is refused too; the durable state stands
+        const refused = [...batch, ...this.group]
+        this.group = []
+        this.latest = this.record
+        this.peer.log.error(`cannot write the villager's state: ${err.message}`)
+        for (const w of refused) w.reject(new VillagerError('WRITE_FAILED', 503, `could not write the villager's state: ${err.message}`))
+        continue
+      }
+      // only now, durable, does anyone get to see the changes, in the order they were made
+      for (const w of batch) {
+        this.record = w.record
+        try { w.commit?.() } catch (err: any) { this.peer.log.error(`after a write: ${err.message}`) }
+      }
+      if (batch.some(w => w.changed)) this.emitChange()
+      for (const w of batch) w.resolve()
+    }
   }
 
   get peerId (): string {

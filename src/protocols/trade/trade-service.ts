@@ -151,7 +151,7 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     const check = canGive(me, gives(terms, 'initiator'))
     if (!check.ok) throw new VillagerError(check.code, 422, `cannot offer this trade: ${check.message}`)
     const trade: Trade = { ...terms, role: 'initiator', status: 'proposed', escrow: null, delivered: false, createdAt: this.now(), updatedAt: this.now() }
-    await this.villager.transact(() => ({ puts: [this.entry(trade)], result: undefined, commit: () => { this.remember(trade) } }))
+    await this.serially(tradeKey(trade.initiator, trade.id), async () => this.villager.transact(() => ({ puts: [this.entry(trade)], result: undefined, commit: () => { this.remember(trade) } })))
     await this.deliver(trade.initiator, trade.id)
     return this.get(trade.initiator, trade.id)
   }
@@ -188,7 +188,7 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
    * refusal from a person's command is thrown; one from the network is returned.
    */
   private async apply (key: string, step: (villager: any, trade: Trade) => TradeResult<Step>, source: 'user' | 'network' = 'network'): Promise<TradeResult<Trade>> {
-    const result = await this.villager.transact((villager) => {
+    const result = await this.serially(key, async () => this.villager.transact((villager) => {
       const trade = this.trades.get(key)
       if (trade == null) return { result: { ok: false as const, code: 'WRONG_STATE' as const, message: 'unknown trade' } }
       const r = step(villager, trade)
@@ -201,7 +201,7 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
         result: { ok: true as const, value: next },
         commit: () => { this.remember(next) }
       }
-    })
+    }))
     if (result.ok) this.safeDispatchEvent('trade', { detail: result.value })
     if (!result.ok && source === 'user') {
       const status = result.code === 'NOT_ENOUGH_COINS' || result.code === 'NOT_ENOUGH_ITEMS' ? 422 : 409
@@ -210,15 +210,33 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     return result
   }
 
+  /** The other side has our latest step. Not synced on its own: lost in a crash, the step is sent again, and every handler is idempotent. */
   private async markDelivered (key: string): Promise<void> {
     const trade = this.trades.get(key)
     if (trade == null || trade.delivered) return
-    await this.villager.transact(() => {
+    await this.serially(key, async () => this.villager.transact(() => {
       const current = this.trades.get(key)!
+      if (current.delivered) return { result: undefined }
       const next = { ...current, delivered: true }
-      return { puts: [this.entry(next)], result: undefined, commit: () => { this.remember(next) } }
-    })
+      return { puts: [this.entry(next)], result: undefined, sync: false, commit: () => { this.remember(next) } }
+    }))
   }
+
+  /**
+   * One change at a time per trade, each durable before the next is computed:
+   * the villager's writes are grouped, and a change computed on a trade whose
+   * previous change is still being written would undo it.
+   */
+  private async serially<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.locks.get(key) ?? Promise.resolve()
+    const run = before.then(fn, fn)
+    const tail = run.then(() => {}, () => {})
+    this.locks.set(key, tail)
+    void tail.then(() => { if (this.locks.get(key) === tail) this.locks.delete(key) })
+    return run
+  }
+
+  private readonly locks = new Map<string, Promise<void>>()
 
   // -------------------------------------------------------------------------------------
   // sending our latest step, until the other side acknowledges it
@@ -343,7 +361,8 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
         if (this.now() >= trade.expiresAt) {
           await this.apply(key, (v, t) => expire(v, t, this.now()))
         } else if (req.op === 'accept') {
-          await this.apply(key, (v, t) => ({ ok: true, value: { villager: v, trade: { ...t, status: 'accepted', updatedAt: this.now(), delivered: true } } }))
+          // checked again on the trade as it is now: a step may have landed since
+          await this.apply(key, (v, t) => ({ ok: true, value: { villager: v, trade: t.status !== 'proposed' ? t : { ...t, status: 'accepted', updatedAt: this.now(), delivered: true } } }))
         } else {
           await this.apply(key, (v, t) => finish(v, t, 'rejected', this.now(), `rejected by ${t.counterpartyName}`))
         }
@@ -374,17 +393,20 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
       id: req.id, initiator: remote, initiatorName: req.initiatorName, counterparty: this.self, counterpartyName: me.name,
       side: req.side, item: req.item, quantity: req.quantity, unitPrice: req.unitPrice, expiresAt: req.expiresAt
     }
-    const known = this.trades.get(key)
-    if (known != null) {
-      if (!sameTerms(known, terms)) throw new RemoteError('TRADE_ID_REUSED', `trade id ${req.id} was used for other terms`)
-      return { id: req.id, status: known.status }
-    }
-    const valid = validateTerms(terms, this.now())
-    if (!valid.ok) throw new RemoteError(valid.code, valid.message)
-    const trade: Trade = { ...terms, role: 'counterparty', status: 'received', escrow: null, delivered: true, createdAt: this.now(), updatedAt: this.now() }
-    await this.villager.transact(() => ({ puts: [this.entry(trade)], result: undefined, commit: () => { this.remember(trade) } }))
-    this.safeDispatchEvent('trade', { detail: trade })
-    return { id: req.id, status: 'received' }
+    return this.serially(key, async () => {
+      // a re-sent proposal (its answer was lost) is answered from what we hold
+      const known = this.trades.get(key)
+      if (known != null) {
+        if (!sameTerms(known, terms)) throw new RemoteError('TRADE_ID_REUSED', `trade id ${req.id} was used for other terms`)
+        return { id: req.id, status: known.status }
+      }
+      const valid = validateTerms(terms, this.now())
+      if (!valid.ok) throw new RemoteError(valid.code, valid.message)
+      const trade: Trade = { ...terms, role: 'counterparty', status: 'received', escrow: null, delivered: true, createdAt: this.now(), updatedAt: this.now() }
+      await this.villager.transact(() => ({ puts: [this.entry(trade)], result: undefined, commit: () => { this.remember(trade) } }))
+      this.safeDispatchEvent('trade', { detail: trade })
+      return { id: req.id, status: 'received' as const }
+    })
   }
 
   // -------------------------------------------------------------------------------------
