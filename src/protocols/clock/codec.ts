@@ -3,9 +3,9 @@
  * snapshot (bounded sizes, checked before use), and the signatures that let any
  * peer relay another's vote while nobody can forge one.
  */
-import { createPublicKey, verify, type KeyObject } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { verifySignature } from '../../node/ed25519.js'
 import { fromString, toString } from 'uint8arrays'
 import { z } from 'zod'
 import type { ClockState, EvictStatement, JoinStatement, Statement, VoteStatement } from '../../town/clock.js'
@@ -14,9 +14,6 @@ import { TOWN_NAME_PATTERN } from '../town-directory/constants.js'
 import { SIGNING_DOMAIN } from './constants.js'
 
 const MAX_DAY = 1_000_000_000
-/** DER header of an Ed25519 SubjectPublicKeyInfo; the 32 raw key bytes follow. */
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
-const MAX_CACHED_KEYS = 10_000
 export const PeerIdString = z.string().min(40).max(100).regex(/^[1-9A-HJ-NP-Za-km-z]+$/, 'not a base58 PeerId')
 const Town = z.string().regex(TOWN_NAME_PATTERN, 'invalid town name')
 const Day = z.number().int().min(1).max(MAX_DAY)
@@ -109,7 +106,8 @@ export class StatementVerifier {
   private readonly max: number
   verifications = 0
 
-  constructor (max = 50_000) {
+  // a few hundred periods of a town of 50: enough to skip re-checks of re-published sets
+  constructor (max = 20_000) {
     this.max = max
   }
 
@@ -123,10 +121,10 @@ export class StatementVerifier {
     if (this.verified.has(key)) return true
     let ok = false
     try {
-      const publicKey = this.keyOf(stmt.voter)
+      const publicKey = peerIdFromString(stmt.voter).publicKey
       if (publicKey == null) return false
       this.verifications++
-      ok = verify(null, bytes, publicKey, fromString(stmt.sig, 'base64url'))
+      ok = await verifySignature(publicKey, bytes, fromString(stmt.sig, 'base64url'))
     } catch {
       return false
     }
@@ -136,24 +134,6 @@ export class StatementVerifier {
     }
     return ok
   }
-
-  /**
-   * The voter's key as a node KeyObject, kept: importing the key for every check
-   * (what PublicKey.verify does) cost as much as the check itself.
-   */
-  private keyOf (voter: string): KeyObject | undefined {
-    let key = this.keys.get(voter)
-    if (key == null) {
-      const publicKey = peerIdFromString(voter).publicKey
-      if (publicKey?.type !== 'Ed25519') return undefined
-      key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey.raw]), format: 'der', type: 'spki' })
-      if (this.keys.size >= MAX_CACHED_KEYS) this.keys.clear()
-      this.keys.set(voter, key)
-    }
-    return key
-  }
-
-  private readonly keys = new Map<string, KeyObject>()
 
   async verifyAll (stmts: Iterable<Statement>): Promise<boolean> {
     for (const s of stmts) if (!await this.verify(s)) return false
