@@ -252,6 +252,13 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
         maxConnections: 2_000,
         dialTimeout: 5_000
       },
+      connectionMonitor: {
+        // a peer starved of CPU for a few seconds answers pings late; cutting its links then
+        // costs handshakes, identify and clock catch-up on both sides, which starved it more:
+        // in a town of 25 processes on 2 cores every link was cut and redialled in a loop.
+        // Liveness is the clock's business (heartbeats, evictions), not the link's.
+        abortConnectionOnPingFailure: false
+      },
       peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, timeout: 0, tagName: KEEP_ALIVE })] : [],
       services: services as any,
       start: false

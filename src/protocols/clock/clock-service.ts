@@ -246,6 +246,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     this.lastHeard.set(author, Date.now())
     if (!await this.verifier.verifyAll(parsed.stmts)) return this.reject('FORGED', TopicValidatorResult.Reject)
     this.ingest(parsed.stmts, author)
+    this.noteRepair(parsed)
     this.considerSync(msg.from, parsed)
     return TopicValidatorResult.Accept
   }
@@ -296,6 +297,20 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       this.safeDispatchEvent('advance', { detail: { from: now(before), to: now(state), completed, adopted, wasMember: isMember(before, this.self) } })
     }
   }
+
+  /**
+   * Another peer just re-published a set for our period at least as large as ours:
+   * our own repair this round would only repeat it (each re-publish of a town of N
+   * is N statements checked by N peers; with every peer repairing a slow period,
+   * that was most of a loaded town's work).
+   */
+  private noteRepair (msg: ClockMessage): void {
+    const state = this.current
+    if (state == null || msg.stmts.length < 2 || comparePeriods(msg, state) !== 0) return
+    if (msg.stmts.length >= currentStatements(state).length) this.repairedAt = Date.now()
+  }
+
+  private repairedAt = 0
 
   /**
    * A peer ahead of us, or at our period with another membership, has something we
@@ -378,7 +393,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     // repair only a period that is taking a while: in a town that moves faster than the
     // interval every vote already went out once, and re-sending N sets of N was the cost
     const stalled = at - this.periodStartedAt >= this.republishIntervalMs - slack
-    if ((stalled && at - this.changedAt < REPAIR_WINDOW_MS) || at - this.publishedAt >= this.heartbeatMs - slack) await this.publish()
+    const covered = at - this.repairedAt < this.republishIntervalMs
+    if ((stalled && !covered && at - this.changedAt < REPAIR_WINDOW_MS) || at - this.publishedAt >= this.heartbeatMs - slack) await this.publish()
   }
 
   private async checkEvictions (): Promise<void> {

@@ -137,9 +137,12 @@ export class TownStatusPublisher implements Startable {
     if (!this.started || this.pending != null) return
     this.pending = setTimeout(() => {
       this.pending = undefined
-      void this.publish()
+      void this.publish(true)
     }, this.coalesceMs)
   }
+
+  /** What the last notice said, without its stamp: a change that changes nothing is not published. */
+  private lastContent?: string
 
   /** The notice as it would be published now. */
   notice (): StatusNotice {
@@ -158,10 +161,14 @@ export class TownStatusPublisher implements Startable {
     }
   }
 
-  async publish (): Promise<void> {
+  async publish (onlyIfChanged = false): Promise<void> {
     if (!this.started) return
     try {
       let notice = this.notice()
+      // the clock's every vote reaches here as a change; only the period (and belongings, trades, links) matter
+      const content = JSON.stringify({ ...notice, at: 0, seq: 0 })
+      if (onlyIfChanged && content === this.lastContent) return
+      this.lastContent = content
       // never publish what the others would refuse: check it as they will
       const problem = this.selfCheck(notice)
       if (problem != null) {

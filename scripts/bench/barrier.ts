@@ -1,0 +1,183 @@
+/**
+ * Barrier, joining and memory: the same N villagers, each its own OS process,
+ * acting the instant a period starts, in a Meshtown town and in the central
+ * coordinator baseline (long-poll, and polling every second), one after the
+ * other in the same run.
+ */
+import path from 'node:path'
+import { Child, sleep } from './lib/child.js'
+import { median, nowMs, quantile, spread, type Spread } from './lib/stats.js'
+import {
+  currentIndex, runPeriods, settle, spawnBaselineVillager, spawnMeshVillagers, startBaselineTown, startMeshTown, stopTown, waitFormed,
+  type BarrierRun, type ProcessReport, type Town, type TownKind
+} from './lib/towns.js'
+
+export interface BarrierOptions {
+  sizes: number[]
+  periods: number
+  /** Periods per run for the 1 s polling baseline (each takes about a second). */
+  pollPeriods: number
+  runs: number
+  /** Meshtown variants to measure besides the code as it is: patch names (lib/patches.ts). */
+  patches: string[]
+  /** More variants, measured only at N <= 10 (each costs a town start). */
+  smallPatches: string[]
+  joins: number
+  /** Agents' think time while a joiner comes in (the town must be moving for it to be admitted). */
+  joinPaceMs: number
+  /** How long the idle town's CPU is measured. */
+  idleMs: number
+  profileDir?: string
+  profileSize?: number
+  log: (line: string) => void
+}
+
+export interface VariantResult {
+  kind: TownKind
+  variant: string
+  n: number
+  runs: BarrierRun[]
+  p50: Spread
+  p99: Spread
+  periodsPerSec: Spread
+  /** p50 from the last vote's hand-over to the network (after its synced write). */
+  networkP50: Spread
+  rssMB: Spread
+  /** CPU seconds per period summed over the town's processes (from the last run). */
+  cpuMsPerPeriod?: number
+  /** CPU cores the whole town (villager processes) uses while nobody acts. */
+  idleCores?: number
+  join?: JoinResult
+  formMs: number
+  error?: string
+}
+
+export interface JoinResult {
+  /** Process start -> its first vote accepted, ms. */
+  total: Spread
+  phases: Record<string, Spread>
+  samples: number
+}
+
+function summarize (kind: TownKind, variant: string, n: number, runs: BarrierRun[], reps: ProcessReport[], formMs: number): VariantResult {
+  return {
+    kind,
+    variant,
+    n,
+    runs,
+    p50: spread(runs.map(r => r.p50)),
+    p99: spread(runs.map(r => r.p99)),
+    periodsPerSec: spread(runs.map(r => r.periodsPerSec)),
+    networkP50: spread(runs.map(r => quantile(r.networkLatencies, 0.5))),
+    rssMB: spread(reps.map(r => r.rss / 1048576)),
+    formMs
+  }
+}
+
+async function measureTown (town: Town, kind: TownKind, variant: string, periods: number, o: BarrierOptions, formStarted: number): Promise<VariantResult> {
+  await waitFormed(town, 120_000 + 4_000 * town.n)
+  const formMs = nowMs() - formStarted
+  await settle(town)
+  // what the town costs while nobody acts: heartbeats, re-publishes, status notices, DHT lookups
+  const idleCores = await idleCpu(town, o.idleMs)
+  o.log(`  ${variant} N=${town.n}: formed in ${(formMs / 1000).toFixed(1)} s; idle, the town uses ${idleCores.toFixed(2)} cores`)
+  const runs: BarrierRun[] = []
+  let last: ProcessReport[] = []
+  const cpuPerPeriod: number[] = []
+  for (let r = 0; r < o.runs; r++) {
+    const profile = o.profileDir != null && r === o.runs - 1 && town.n === (o.profileSize ?? Math.max(...o.sizes)) && kind === 'meshtown' ? path.join(o.profileDir, variant.replace(/[^a-z0-9]+/gi, '-')) : undefined
+    if (profile != null) { const { mkdir } = await import('node:fs/promises'); await mkdir(profile, { recursive: true }) }
+    const timeout = Math.max(60_000, periods * (kind === 'baseline-poll' ? 3_000 : 2_000 + 60 * town.n))
+    const { run, reports } = await runPeriods(town, periods, timeout, 0, profile)
+    runs.push(run)
+    if (run.cpuMs != null && run.periods > 0) cpuPerPeriod.push(run.cpuMs / run.periods)
+    last = reports
+    o.log(`  ${variant} N=${town.n} run ${r + 1}/${o.runs}: ${run.periods} periods, p50 ${run.p50.toFixed(1)} ms, p99 ${run.p99.toFixed(1)} ms, ${run.periodsPerSec.toFixed(2)} periods/s${run.incomplete > 0 ? `, ${run.incomplete} incomplete` : ''}`)
+  }
+  const result = summarize(kind, variant, town.n, runs, last, formMs)
+  result.cpuMsPerPeriod = cpuPerPeriod.length > 0 ? median(cpuPerPeriod) : undefined
+  result.idleCores = idleCores
+  return result
+}
+
+export async function idleCpu (town: Town, ms: number): Promise<number> {
+  const cpu = async (): Promise<number> => (await Promise.all(town.children.filter(c => c.alive).map(async c => c.ask({ cmd: 'mem' }, 'mem', 30_000))))
+    .reduce((s, m) => s + m.cpu.user + m.cpu.system, 0) / 1000
+  const c0 = await cpu()
+  const t0 = nowMs()
+  await sleep(ms)
+  return (await cpu() - c0) / (nowMs() - t0)
+}
+
+/** Time from a new villager process's start to its first accepted vote, while the town keeps moving. */
+async function measureJoins (town: Town, o: BarrierOptions): Promise<JoinResult> {
+  const totals: number[] = []
+  const phases: Record<string, number[]> = {}
+  // the town moves on at the agents' pace, so that a join can be admitted at a boundary
+  for (const c of town.children) c.send({ cmd: 'go', pace: o.joinPaceMs })
+  for (let j = 0; j < o.joins; j++) {
+    const name = `v${town.n + j}`
+    const spawnAt = nowMs()
+    let child: Child
+    try {
+      if (town.kind === 'meshtown') child = await spawnMeshVillagers(town, 'benchtown', town.n + j, 1, [])
+      else child = await spawnBaselineVillager(town, name, { mode: town.kind === 'baseline-poll' ? 'poll' : 'longpoll' })
+      child.send({ cmd: 'go', pace: o.joinPaceMs })
+      const first = await child.waitFor(e => e.ev === 'first-vote', 60_000, 'first vote')
+      totals.push(first.t - spawnAt)
+      const rep = await child.ask({ cmd: 'report' }, 'report', 30_000)
+      const t = rep.peers[0].t as Record<string, number | undefined>
+      const add = (k: string, to: number | undefined, from: number | undefined): void => {
+        if (to != null && from != null && Number.isFinite(to - from)) (phases[k] ??= []).push(to - from)
+      }
+      add('spawn → main (node start)', t.main, spawnAt)
+      add('main → modules loaded', t.imported, t.main)
+      add('modules → peer started', t.peer, t.imported)
+      add('peer → villager created', t.node, t.peer)
+      add('→ member of the town', t.member, t.node ?? t.connected ?? t.main)
+      add('member → first vote', t.firstVote, t.member)
+      o.log(`  join ${town.kind} N=${town.n}+${j}: ${(first.t - spawnAt).toFixed(0)} ms`)
+    } catch (err: any) {
+      o.log(`  join ${town.kind}: failed: ${err.message}`)
+    }
+  }
+  for (const c of town.children) c.send({ cmd: 'halt' })
+  const out: Record<string, Spread> = {}
+  for (const [k, v] of Object.entries(phases)) out[k] = spread(v)
+  return { total: spread(totals), phases: out, samples: totals.length }
+}
+
+export async function benchBarrier (o: BarrierOptions): Promise<VariantResult[]> {
+  const results: VariantResult[] = []
+  for (const n of o.sizes) {
+    const variants: Array<{ kind: TownKind, variant: string, patch?: string }> = [
+      { kind: 'meshtown', variant: 'meshtown' },
+      ...(n <= 10 ? o.smallPatches : []).map(p => ({ kind: 'meshtown' as const, variant: `meshtown+${p.replaceAll(',', '+')}`, patch: p })),
+      ...o.patches.map(p => ({ kind: 'meshtown' as const, variant: `meshtown+${p.replaceAll(',', '+')}`, patch: p })),
+      { kind: 'baseline-longpoll', variant: 'baseline long-poll' },
+      { kind: 'baseline-poll', variant: 'baseline poll 1 s' }
+    ]
+    for (const v of variants) {
+      o.log(`barrier: ${v.variant}, N=${n}`)
+      const started = nowMs()
+      let town: Town | undefined
+      try {
+        town = v.kind === 'meshtown'
+          ? await startMeshTown({ n, patch: v.patch, launchConcurrency: 3 })
+          : await startBaselineTown({ n, mode: v.kind === 'baseline-poll' ? 'poll' : 'longpoll' })
+        const periods = v.kind === 'baseline-poll' ? o.pollPeriods : o.periods
+        const result = await measureTown(town, v.kind, v.variant, periods, o, started)
+        if (o.joins > 0 && v.kind !== 'baseline-poll') result.join = await measureJoins(town, o)
+        results.push(result)
+      } catch (err: any) {
+        o.log(`  ${v.variant} N=${n} failed: ${err.message}`)
+        results.push({ kind: v.kind, variant: v.variant, n, runs: [], p50: spread([]), p99: spread([]), periodsPerSec: spread([]), networkP50: spread([]), rssMB: spread([]), formMs: NaN, error: String(err.message) })
+      } finally {
+        if (town != null) await stopTown(town)
+      }
+    }
+  }
+  return results
+}
+
+export { median }

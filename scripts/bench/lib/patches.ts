@@ -1,0 +1,38 @@
+/**
+ * Experiments, applied to one bench process (nothing in src/ is edited); each is
+ * measured as its own variant when asked for with --patch. Earlier experiments
+ * that paid off are now in src/ (a vote published on its own before it is
+ * applied, no re-publish at every boundary, the thin mesh): see BENCHMARKS.md.
+ *
+ *   d1, d2, d6  Gossipsub mesh degree 1, 2 or 6 (the library's default) instead of
+ *         createPeer's thin mesh (3): what mesh forwarding costs and buys.
+ *
+ *   nostatus  Diagnostic, not a proposal: stop the villager's town-status publisher
+ *         (src/protocols/town-status), to see what its notices cost the town.
+ */
+import type { ClockService } from '../../../src/protocols/clock/clock-service.js'
+import type { MeshPeer } from '../../../src/node/peer.js'
+
+export async function applyPatch (name: string, _clock: ClockService, _peer: MeshPeer): Promise<void> {
+  switch (name) {
+    case 'd1':
+    case 'd2':
+    case 'd6':
+    case 'nostatus':
+      break // applied elsewhere (gossipsubOptions, applyTradePatch)
+    default:
+      throw new Error(`unknown patch ${name}`)
+  }
+}
+
+/** Options for createPeer that a patch changes. */
+export function gossipsubOptions (patches: string[]): Record<string, unknown> | undefined {
+  if (patches.includes('d1')) return { D: 1, Dlo: 1, Dhi: 2, Dout: 0 }
+  if (patches.includes('d2')) return { D: 2, Dlo: 1, Dhi: 3, Dout: 0 }
+  if (patches.includes('d6')) return { D: 6, Dlo: 4, Dhi: 12, Dout: 2 }
+  return undefined
+}
+
+export function applyTradePatch (_name: string, _trades: unknown, _villager: unknown, _peer: MeshPeer): void {
+  // no trade experiments at present: the last one (an unsynced "delivered" flag) is in src/
+}

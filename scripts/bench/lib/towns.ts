@@ -1,0 +1,268 @@
+/**
+ * Towns of OS processes for the benchmarks: a Meshtown town (a bootstrap peer and
+ * villager processes running scripts/bench/mesh-node.ts) and a baseline town (the
+ * central coordinator and baseline villager processes), driven the same way.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { Child, sleep, stopAll, type ChildEvent } from './child.js'
+import { nowMs, quantile } from './stats.js'
+
+export type TownKind = 'meshtown' | 'baseline-poll' | 'baseline-longpoll'
+
+export interface Town {
+  kind: TownKind
+  n: number
+  root: string
+  infra: Child
+  children: Child[]
+  /** Villager names in the order they were started. */
+  names: string[]
+  /** Where each villager lives. */
+  childOf: Map<string, Child>
+  bootstrapAddr?: string
+  coordinatorUrl?: string
+  evictAfterMs?: number
+  /** How long a stopping child gets before SIGKILL (a profiled one writes its profile on exit). */
+  graceMs?: number
+}
+
+export interface MeshTownOptions {
+  n: number
+  /** Villager peers per OS process (1 = each its own process). */
+  perProcess?: number
+  evictAfterMs?: number
+  republishMs?: number
+  /** Experimental patches for the villagers (scripts/bench/lib/patches.ts), comma-separated. */
+  patch?: string
+  nodeArgs?: string[]
+  /** Processes launched at once (2 cores: loading libp2p costs ~1.5 s of CPU each). */
+  launchConcurrency?: number
+  town?: string
+  verbose?: boolean
+  /** Extra node flags for the villager processes only (e.g. --cpu-prof for one of them). */
+  villagerNodeArgs?: (index: number) => string[]
+}
+
+export async function tempRoot (label: string): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), `meshtown-bench-${label}-`))
+}
+
+async function pool<T> (items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items]
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, async () => {
+    while (queue.length > 0) await fn(queue.shift()!)
+  }))
+}
+
+export async function startMeshTown (o: MeshTownOptions): Promise<Town> {
+  const root = await tempRoot('mesh')
+  const townName = o.town ?? 'benchtown'
+  const infra = new Child('bootstrap', 'mesh-node.ts', ['--role', 'bootstrap', '--root', root], { nodeArgs: o.nodeArgs, verbose: o.verbose })
+  const ready = await infra.waitFor(e => e.ev === 'ready', 60_000, 'bootstrap ready')
+  const perProcess = o.perProcess ?? 1
+  const town: Town = { kind: 'meshtown', n: o.n, root, infra, children: [], names: [], childOf: new Map(), bootstrapAddr: ready.addr, evictAfterMs: o.evictAfterMs }
+  const groups: Array<{ first: number, count: number }> = []
+  for (let first = 0; first < o.n; first += perProcess) groups.push({ first, count: Math.min(perProcess, o.n - first) })
+  await pool(groups.map((g, i) => ({ ...g, i })), o.launchConcurrency ?? 4, async (g) => {
+    await spawnMeshVillagers(town, townName, g.first, g.count, [...(o.nodeArgs ?? []), ...(o.villagerNodeArgs?.(g.i) ?? [])], o)
+  })
+  return town
+}
+
+export async function spawnMeshVillagers (town: Town, townName: string, first: number, count: number, nodeArgs: string[], o: Pick<MeshTownOptions, 'evictAfterMs' | 'republishMs' | 'verbose' | 'patch'> = {}): Promise<Child> {
+  const args = ['--role', 'villager', '--town', townName, '--bootstrap', town.bootstrapAddr!, '--root', town.root, '--prefix', 'v', '--first', String(first), '--count', String(count)]
+  if (o.evictAfterMs != null) args.push('--evict-after', String(o.evictAfterMs))
+  if (o.republishMs != null) args.push('--republish', String(o.republishMs))
+  if (o.patch != null && o.patch !== '') args.push('--patch', o.patch)
+  const child = new Child(`mesh-v${first}${count > 1 ? `-${first + count - 1}` : ''}`, 'mesh-node.ts', args, { nodeArgs, verbose: o.verbose })
+  town.children.push(child)
+  const started = await child.waitFor(e => e.ev === 'started', 120_000, 'villager start')
+  for (const name of started.names as string[]) { town.names.push(name); town.childOf.set(name, child) }
+  return child
+}
+
+export interface BaselineTownOptions {
+  n: number
+  mode: 'poll' | 'longpoll'
+  pollMs?: number
+  launchConcurrency?: number
+  sync?: boolean
+  verbose?: boolean
+}
+
+export async function startBaselineTown (o: BaselineTownOptions): Promise<Town> {
+  const root = await tempRoot('base')
+  const infra = new Child('coordinator', 'baseline/coordinator.ts', ['--journal', path.join(root, 'journal.log'), ...(o.sync === false ? ['--no-sync'] : [])], { verbose: o.verbose })
+  const ready = await infra.waitFor(e => e.ev === 'ready', 60_000, 'coordinator ready')
+  const town: Town = { kind: o.mode === 'poll' ? 'baseline-poll' : 'baseline-longpoll', n: o.n, root, infra, children: [], names: [], childOf: new Map(), coordinatorUrl: ready.url }
+  await pool(Array.from({ length: o.n }, (_, i) => i), o.launchConcurrency ?? 8, async (i) => {
+    await spawnBaselineVillager(town, `v${i}`, o)
+  })
+  return town
+}
+
+export async function spawnBaselineVillager (town: Town, name: string, o: Pick<BaselineTownOptions, 'mode' | 'pollMs' | 'verbose'>): Promise<Child> {
+  const child = new Child(`base-${name}`, 'baseline/villager.ts', ['--url', town.coordinatorUrl!, '--name', name, '--mode', o.mode, '--poll-ms', String(o.pollMs ?? 1_000)], { verbose: o.verbose })
+  town.children.push(child)
+  await child.waitFor(e => e.ev === 'started', 60_000, 'baseline villager start')
+  town.names.push(name)
+  town.childOf.set(name, child)
+  return child
+}
+
+/** Every villager sees all `n` members (Meshtown: its clock view; baseline: the coordinator's list). */
+export async function waitFormed (town: Town, timeoutMs: number, n = town.n): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const statuses = await Promise.all(town.children.filter(c => c.alive).map(async c => c.ask({ cmd: 'status' }, 'status', 30_000)))
+    const peers = statuses.flatMap(s => s.peers as Array<{ view: number, member: boolean }>)
+    if (peers.length >= n && peers.every(p => p.view === n && p.member)) return
+    await sleep(250)
+  }
+  throw new Error(`${town.kind}: town of ${n} not formed within ${timeoutMs} ms`)
+}
+
+/**
+ * Wait until the town's start-up work is over (DHT table refresh, the directory's
+ * fast lookups, identify, mesh forming): until its processes together use less
+ * than `maxCores` over a 2 s window, or `timeoutMs` passed. Returns the last window's cores.
+ */
+export async function settle (town: Town, maxCores = Math.max(0.3, 0.04 * town.n), timeoutMs = 60_000): Promise<number> {
+  const cpu = async (): Promise<number> => (await Promise.all(town.children.filter(c => c.alive).map(async c => c.ask({ cmd: 'mem' }, 'mem', 30_000))))
+    .reduce((sum, m) => sum + (m.cpu == null ? 0 : m.cpu.user + m.cpu.system), 0) / 1000
+  const deadline = nowMs() + timeoutMs
+  let cores = Infinity
+  while (nowMs() < deadline) {
+    const c0 = await cpu()
+    const t0 = nowMs()
+    await sleep(2_000)
+    cores = (await cpu() - c0) / (nowMs() - t0)
+    if (cores < maxCores) break
+  }
+  return cores
+}
+
+export async function currentIndex (town: Town): Promise<number> {
+  const statuses = await Promise.all(town.children.filter(c => c.alive).map(async c => c.ask({ cmd: 'status' }, 'status', 30_000)))
+  return Math.max(...statuses.flatMap(s => (s.peers as Array<{ at: number }>).map(p => p.at)))
+}
+
+export interface PeerReport {
+  name: string
+  t: Record<string, number>
+  votes: Array<[number, number, number]>
+  adv: Array<[number, number, number]>
+  rejections?: Record<string, number>
+  verifications?: number
+}
+
+export interface ProcessReport {
+  child: string
+  pid: number
+  rss: number
+  cpu: { user: number, system: number }
+  peers: PeerReport[]
+}
+
+export async function reports (town: Town, timeoutMs = 30_000): Promise<ProcessReport[]> {
+  const out = await Promise.all(town.children.filter(c => c.alive).map(async c => {
+    const r = await c.ask({ cmd: 'report' }, 'report', timeoutMs)
+    return { child: c.name, pid: c.pid, rss: r.rss, cpu: r.cpu, peers: r.peers } as ProcessReport
+  }))
+  return out
+}
+
+export interface BarrierRun {
+  periods: number
+  /** Per period: last vote (act) -> every peer advanced, ms. */
+  latencies: number[]
+  /** The same, counted from the last vote's hand-over to the network (after its durable write). */
+  networkLatencies: number[]
+  p50: number
+  p99: number
+  periodsPerSec: number
+  incomplete: number
+  elapsedMs: number
+  /** CPU time of all the town's villager processes from the start of the run to the reports. */
+  cpuMs?: number
+}
+
+/**
+ * Let every villager act instantly for `periods` periods from where the town is,
+ * then read everyone's timings.
+ */
+export async function runPeriods (town: Town, periods: number, timeoutMs: number, pace = 0, profileDir?: string): Promise<{ run: BarrierRun, reports: ProcessReport[] }> {
+  const start = await currentIndex(town)
+  const stopAt = start + periods
+  const alive = town.children.filter(c => c.alive)
+  if (profileDir != null) await Promise.all(alive.map(async c => c.ask({ cmd: 'prof-start' }, 'prof-started', 30_000)))
+  const cpuBefore = (await Promise.all(alive.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30_000)))).reduce((s, m) => s + m.cpu.user + m.cpu.system, 0)
+  const marks = alive.map(c => c.events.length)
+  const t0 = nowMs()
+  for (const c of alive) c.send({ cmd: 'go', stopAt, pace })
+  await Promise.allSettled(alive.map(async (c, i) => c.waitFor(e => e.ev === 'reached' && c.events.indexOf(e) >= marks[i]!, timeoutMs, 'reached')))
+  await Promise.all(alive.map(async c => c.ask({ cmd: 'halt' }, 'halted', 30_000).catch(() => undefined)))
+  if (profileDir != null) {
+    await Promise.all(alive.map(async c => c.ask({ cmd: 'prof-stop', file: path.join(profileDir, `${town.kind}-n${town.n}-${c.name}.cpuprofile`) }, 'prof-stopped', 60_000).catch(() => undefined)))
+  }
+  const reps = await reports(town)
+  const run = barrierStats(reps, start, stopAt, t0)
+  run.cpuMs = (reps.reduce((s, r) => s + r.cpu.user + r.cpu.system, 0) - cpuBefore) / 1000
+  return { run, reports: reps }
+}
+
+export function barrierStats (reps: ProcessReport[], start: number, stopAt: number, t0: number): BarrierRun {
+  const peers = reps.flatMap(r => r.peers)
+  const latencies: number[] = []
+  const networkLatencies: number[] = []
+  let incomplete = 0
+  let firstVote = Infinity
+  let lastAdvance = 0
+  for (let k = start; k < stopAt; k++) {
+    let lastAct = 0
+    let lastSubmit = 0
+    let allAdv = 0
+    let missing = false
+    for (const p of peers) {
+      const v = p.votes.find(x => x[0] === k)
+      if (v != null) {
+        const act = v[1] > 0 ? v[1] : v[2]
+        lastAct = Math.max(lastAct, act)
+        lastSubmit = Math.max(lastSubmit, v[2])
+        if (k === start) firstVote = Math.min(firstVote, act)
+      }
+      const a = p.adv.find(x => x[0] <= k && x[1] > k && x[2] >= t0)
+      if (a == null) missing = true
+      else allAdv = Math.max(allAdv, a[2])
+    }
+    if (missing || lastAct === 0) { incomplete++; continue }
+    latencies.push(allAdv - lastAct)
+    networkLatencies.push(allAdv - lastSubmit)
+    lastAdvance = Math.max(lastAdvance, allAdv)
+  }
+  const done = latencies.length
+  const elapsedMs = lastAdvance - firstVote
+  return {
+    periods: done,
+    latencies,
+    networkLatencies,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    periodsPerSec: done > 0 && elapsedMs > 0 ? done / (elapsedMs / 1000) : NaN,
+    incomplete,
+    elapsedMs
+  }
+}
+
+export async function stopTown (town: Town): Promise<void> {
+  await stopAll(town.children, town.graceMs ?? 3_000)
+  await town.infra.stop(3_000)
+  await rm(town.root, { recursive: true, force: true }).catch(() => {})
+}
+
+export function lastEvent (c: Child, pred: (e: ChildEvent) => boolean): ChildEvent | undefined {
+  for (let i = c.events.length - 1; i >= 0; i--) if (pred(c.events[i]!)) return c.events[i]
+  return undefined
+}

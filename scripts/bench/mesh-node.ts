@@ -1,0 +1,317 @@
+/**
+ * A bench-only Meshtown process: a bootstrap peer, or one or more villager peers
+ * (`--count`), each the real thing (createPeer + startVillagerNode, gossipsub
+ * votes, trades over the rpc stream, LevelDB with synced writes). No HTTP: the
+ * harness drives it through JSON lines on stdin, and it keeps its timings in
+ * memory and reports them when asked, so nothing but the town itself runs
+ * during a measurement.
+ *
+ *   node --import tsx scripts/bench/mesh-node.ts --role villager --town T --bootstrap MA --root DIR --prefix v --first 0 --count 1
+ */
+import path from 'node:path'
+import { emit, onCommands, parseArgs } from './lib/child.js'
+import { nowMs } from './lib/stats.js'
+
+const processStart = performance.timeOrigin
+const mainAt = nowMs()
+const args = parseArgs(process.argv.slice(2))
+const role = args.role ?? 'villager'
+
+// loaded here, not at the top, so the report can tell module loading from the rest
+const { createPeer } = await import('../../src/node/peer.js')
+const importedAt = nowMs()
+
+if (role === 'bootstrap') {
+  const peer = await createPeer({ dataDir: path.join(args.root!, 'bootstrap'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+  emit({ ev: 'ready', addr: peer.addresses()[0], peerId: peer.peerId.toString() })
+  onCommands((cmd) => {
+    if (cmd.cmd === 'mem') emit({ ev: 'mem', rss: process.memoryUsage().rss })
+  }, async () => { await peer.stop().catch(() => {}) })
+} else {
+  await runVillagers()
+}
+
+async function runVillagers (): Promise<void> {
+  const { startVillagerNode } = await import('../../src/town/villager-node.js')
+  const { periodIndex } = await import('../../src/town/rules.js')
+  const idx = (t: { day: number, period: any }): number => t.day * 3 + periodIndex(t.period)
+  const town = args.town!
+  const count = Number(args.count ?? 1)
+  const first = Number(args.first ?? 0)
+  const evictAfterMs = args['evict-after'] != null ? Number(args['evict-after']) : undefined
+  const republishIntervalMs = args.republish != null ? Number(args.republish) : undefined
+  const occupations = ['farmer', 'chef', 'carpenter'] as const
+  /** Experiments on src/ behaviour, applied to this process only (see BENCHMARKS.md). */
+  const patches = (args.patch ?? '').split(',').filter(x => x !== '')
+  const { applyPatch, applyTradePatch, gossipsubOptions } = await import('./lib/patches.js')
+
+  interface BenchPeer {
+    name: string
+    peer: Awaited<ReturnType<typeof createPeer>>
+    node: Awaited<ReturnType<typeof startVillagerNode>>
+    t: Record<string, number>
+    /** [period index, act called, vote submitted] */
+    votes: Array<[number, number, number]>
+    /** [from index, to index, time] */
+    adv: Array<[number, number, number]>
+    acting: boolean
+    busy: boolean
+    stopAt: number
+    pace: number
+    reached: boolean
+    lastView: number
+    trades: { lat: number[], committed: number, failed: number, first: number, last: number }
+  }
+  const peers: BenchPeer[] = []
+  let profSession: import('node:inspector/promises').Session | undefined
+  const onError = (what: string) => (err: any): void => { emit({ ev: 'warn', what, message: String(err?.message ?? err) }) }
+
+  const tryAct = (p: BenchPeer): void => {
+    const clock = p.node.villager.clock
+    if (!p.acting || p.busy || clock == null) return
+    const time = clock.time()
+    if (time == null || !clock.isMember() || clock.hasVoted()) return
+    const at = idx(time)
+    if (at >= p.stopAt) {
+      if (!p.reached) { p.reached = true; checkReached() }
+      return
+    }
+    p.busy = true
+    const go = (): void => {
+      const tAct = nowMs()
+      const period = idx(clock.time()!)
+      p.node.villager.act('idle').then(() => {
+        if (p.t.firstVote == null) { p.t.firstVote = tAct; emit({ ev: 'first-vote', name: p.name, t: tAct }) }
+        const v = p.votes[p.votes.length - 1]
+        if (v != null && v[0] === period && v[1] === 0) v[1] = tAct
+      }, onError('act')).finally(() => { p.busy = false; tryAct(p) })
+    }
+    if (p.pace > 0) setTimeout(go, p.pace)
+    else go()
+  }
+
+  const checkReached = (): void => {
+    if (peers.every(p => p.reached || !p.acting)) emit({ ev: 'reached', t: nowMs() })
+  }
+
+  for (let i = 0; i < count; i++) {
+    const n = first + i
+    const name = `${args.prefix ?? 'v'}${n}`
+    const t: Record<string, number> = { processStart, main: mainAt, imported: importedAt }
+    const peer = await createPeer({ dataDir: path.join(args.root!, name), town, bootstrap: [args.bootstrap!], listen: ['/ip4/127.0.0.1/tcp/0'], gossipsub: gossipsubOptions(patches) as any })
+    t.peer = nowMs()
+    const gossip: Record<string, { n: number, bytes: number }> = {}
+    peer.pubsub.addEventListener('message', (e) => {
+      const g = gossip[e.detail.topic] ??= { n: 0, bytes: 0 }
+      g.n++
+      g.bytes += e.detail.data.byteLength
+    })
+    ;(peer as any).benchGossip = gossip
+    const net = { opened: 0, closed: 0, streams: {} as Record<string, number> }
+    ;(peer as any).benchNet = net
+    peer.libp2p.addEventListener('connection:open', (e) => {
+      net.opened++
+      const conn = e.detail as any
+      const count = (s: any): void => { const k = `${s.direction} ${s.protocol ?? '?'}`; net.streams[k] = (net.streams[k] ?? 0) + 1 }
+      const newStream = conn.newStream.bind(conn)
+      conn.newStream = async (protocols: any, o: any) => {
+        const s = await newStream(protocols, o); count(s)
+        if (process.env.BENCH_STACKS != null && String(s.protocol).includes(process.env.BENCH_STACKS)) {
+          const st = (new Error().stack ?? '').split('\n').slice(2, 12).map(l => l.trim().replace(/.*node_modules\//, '').replace(/\(file:.*\/src\//, '(')).join(' | ')
+          net.streams[st] = (net.streams[st] ?? 0) + 1
+        }
+        return s
+      }
+    })
+    peer.libp2p.addEventListener('connection:close', () => { net.closed++ })
+    const registrar = (peer.libp2p as any).components.registrar
+    const getHandler = registrar.getHandler.bind(registrar)
+    registrar.getHandler = (protocol: string) => { const k = `inbound ${protocol}`; net.streams[k] = (net.streams[k] ?? 0) + 1; return getHandler(protocol) }
+    const node = await startVillagerNode(peer, { town, evictAfterMs, republishIntervalMs })
+    // experiment: the town-status publisher off, to see what it costs
+    if (patches.includes('nostatus')) await (node as any).status?.stop()
+    if (node.villager.villager == null) {
+      await node.villager.create({ name, occupation: occupations[n % 3]!, gender: 'unspecified', personality: 'bench' })
+    }
+    t.node = nowMs()
+    const p: BenchPeer = {
+      name, peer, node, t, votes: [], adv: [], acting: false, busy: false, stopAt: 0, pace: 0, reached: false, lastView: 0,
+      trades: { lat: [], committed: 0, failed: 0, first: 0, last: 0 }
+    }
+    const clock = node.villager.clock!
+    for (const patch of patches) { await applyPatch(patch, clock, peer); applyTradePatch(patch, node.trades, node.villager, peer) }
+    // where act() spends its time: signing the vote, the synced write
+    const phases: Record<string, number[]> = { prepare: [], save: [] }
+    ;(p as any).phases = phases
+    const prepare = clock.prepareVote.bind(clock)
+    clock.prepareVote = async (a) => { const t0 = nowMs(); try { return await prepare(a) } finally { phases.prepare!.push(nowMs() - t0) } }
+    // every synced LevelDB batch of this peer (the villager's group writes)
+    const db = peer.datastore.db as any
+    const batch = db.batch.bind(db)
+    db.batch = async (...a: any[]) => {
+      if (a[1]?.sync !== true) return batch(...a)
+      const t0 = nowMs()
+      try { return await batch(...a) } finally { phases.save!.push(nowMs() - t0) }
+    }
+    // the vote goes to the network here: after the villager's synced write
+    const submit = clock.submitVote.bind(clock)
+    clock.submitVote = async (vote) => {
+      p.votes.push([vote.day * 3 + periodIndex(vote.period), 0, nowMs()])
+      return submit(vote)
+    }
+    clock.addEventListener('advance', (e) => {
+      p.adv.push([idx(e.detail.from), idx(e.detail.to), nowMs()])
+    })
+    clock.addEventListener('change', (e) => {
+      const size = Object.keys(e.detail.view).length
+      if (p.t.member == null && clock.isMember()) p.t.member = nowMs()
+      if (size !== p.lastView) {
+        p.lastView = size
+        emit({ ev: 'view', name, size, member: clock.isMember(), at: idx(e.detail) })
+      }
+      if (p.acting) queueMicrotask(() => { tryAct(p) })
+    })
+    peers.push(p)
+    setupTrades(p)
+    // connect last, as the CLI does
+    void peer.connectBootstrap([args.bootstrap!]).then(() => { t.connected = nowMs() }, onError('bootstrap'))
+    emit({ ev: 'peer', name, peerId: peer.peerId.toString(), view: Object.keys(clock.state?.view ?? {}).length })
+  }
+  emit({ ev: 'started', names: peers.map(p => p.name), t: nowMs(), rss: process.memoryUsage().rss })
+
+  function setupTrades (p: BenchPeer): void {
+    const waiting = new Map<string, (ok: boolean) => void>()
+    const finished = new Map<string, boolean>()
+    const confirmed = new Set<string>()
+    const accepted = new Set<string>()
+    p.node.trades.addEventListener('trade', (e) => {
+      const t = e.detail
+      if (t.role === 'counterparty' && t.status === 'received' && !accepted.has(t.id)) {
+        accepted.add(t.id)
+        void p.node.trades.accept(t.id).catch(onError('accept'))
+      } else if (t.role === 'initiator' && t.status === 'accepted' && !confirmed.has(t.id)) {
+        confirmed.add(t.id)
+        void p.node.trades.confirm(t.id).catch(onError('confirm'))
+      } else if (t.role === 'initiator' && (t.status === 'committed' || t.status === 'rejected' || t.status === 'expired' || t.status === 'cancelled')) {
+        const ok = t.status === 'committed'
+        const w = waiting.get(t.id)
+        if (w != null) { waiting.delete(t.id); w(ok) } else finished.set(t.id, ok)
+      }
+    })
+    ;(p as any).runTrades = async (cmd: any): Promise<void> => {
+      const deadline = nowMs() + Number(cmd.durationMs ?? 10_000)
+      const total = Number(cmd.count ?? 1000)
+      const concurrency = Number(cmd.concurrency ?? 1)
+      let started = 0
+      let n = 0
+      const s = p.trades
+      s.lat = []; s.committed = 0; s.failed = 0
+      s.first = nowMs()
+      const worker = async (): Promise<void> => {
+        while (started < total && nowMs() < deadline) {
+          started++
+          const t0 = nowMs()
+          let ok = false
+          try {
+            const trade = await p.node.trades.propose({ target: cmd.target, side: (n++ % 2 === 0) ? 'buy' : 'sell', item: 'seed', quantity: 1, unitPrice: 1, expiresInMs: 60_000 })
+            const early = finished.get(trade.id)
+            if (early != null) { finished.delete(trade.id); ok = early } else {
+              ok = await new Promise<boolean>((resolve) => {
+                const timer = setTimeout(() => { waiting.delete(trade.id); resolve(false) }, 10_000)
+                waiting.set(trade.id, (v) => { clearTimeout(timer); resolve(v) })
+              })
+            }
+          } catch (err: any) {
+            onError('propose')(err)
+          }
+          if (ok) { s.committed++; s.lat.push(nowMs() - t0); s.last = nowMs() } else s.failed++
+        }
+      }
+      await Promise.all(Array.from({ length: concurrency }, worker))
+      emit({ ev: 'trades-done', name: p.name, committed: s.committed, failed: s.failed, first: s.first, last: s.last, lat: s.lat })
+    }
+  }
+
+  onCommands(async (cmd) => {
+    switch (cmd.cmd) {
+      case 'go': {
+        for (const p of peers) {
+          p.acting = true
+          p.reached = false
+          p.stopAt = Number(cmd.stopAt ?? Number.MAX_SAFE_INTEGER)
+          p.pace = Number(cmd.pace ?? 0)
+          tryAct(p)
+        }
+        break
+      }
+      case 'gossip-stats':
+        emit({ ev: 'gossip-stats', peers: peers.map(p => ({ name: p.name, topics: (p.peer as any).benchGossip, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length })) })
+        break
+      case 'reset-phases':
+        for (const p of peers) { const ph = (p as any).phases as Record<string, number[]>; for (const k of Object.keys(ph)) ph[k] = [] }
+        emit({ ev: 'phases-reset' })
+        break
+      case 'halt':
+        for (const p of peers) p.acting = false
+        emit({ ev: 'halted' })
+        break
+      case 'status':
+        emit({
+          ev: 'status',
+          peers: peers.map(p => ({ name: p.name, view: p.lastView, member: p.node.villager.clock?.isMember() ?? false, at: idx(p.node.villager.clock?.time() ?? { day: 0, period: 'morning' }), conns: p.peer.libp2p.getConnections().length }))
+        })
+        break
+      case 'endow': {
+        for (const p of peers) {
+          await p.node.villager.transact((v) => ({ villager: { ...v, coins: v.coins + Number(cmd.coins ?? 0), items: { ...v.items, seed: v.items.seed + Number(cmd.seed ?? 0) } }, result: undefined }))
+        }
+        emit({ ev: 'endowed' })
+        break
+      }
+      case 'trade': {
+        const p = peers.find(x => x.name === cmd.from) ?? peers[0]!
+        await (p as any).runTrades(cmd)
+        break
+      }
+      case 'prof-start': {
+        const { Session } = await import('node:inspector/promises')
+        profSession = new Session()
+        profSession.connect()
+        await profSession.post('Profiler.enable')
+        await profSession.post('Profiler.setSamplingInterval', { interval: Number(cmd.intervalUs ?? 500) })
+        await profSession.post('Profiler.start')
+        emit({ ev: 'prof-started' })
+        break
+      }
+      case 'prof-stop': {
+        const { writeFile } = await import('node:fs/promises')
+        const { profile } = await profSession!.post('Profiler.stop') as any
+        await writeFile(cmd.file, JSON.stringify(profile))
+        profSession!.disconnect()
+        profSession = undefined
+        emit({ ev: 'prof-stopped', file: cmd.file })
+        break
+      }
+      case 'mem':
+        emit({ ev: 'mem', rss: process.memoryUsage().rss, usage: process.memoryUsage(), cpu: process.cpuUsage() })
+        break
+      case 'report':
+        emit({
+          ev: 'report',
+          rss: process.memoryUsage().rss,
+          cpu: process.cpuUsage(),
+          peers: peers.map(p => ({
+            name: p.name, t: p.t, votes: p.votes, adv: p.adv, phases: (p as any).phases,
+            rejections: p.node.villager.clock?.rejections,
+            verifications: (p.node.villager.clock as any)?.verifier?.verifications
+          }))
+        })
+        break
+    }
+  }, async () => {
+    await Promise.race([
+      Promise.all(peers.map(async p => { await p.node.stop().catch(() => {}); await p.peer.stop().catch(() => {}) })),
+      new Promise(resolve => setTimeout(resolve, 2_000))
+    ])
+  })
+}

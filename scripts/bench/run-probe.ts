@@ -1,0 +1,44 @@
+import path from 'node:path'
+import { startMeshTown, waitFormed, stopTown, runPeriods } from './lib/towns.js'
+import { prepareBundles } from './lib/child.js'
+import { summarize, formatSummary } from './profile-summary.js'
+const n = Number(process.argv[2] ?? 10)
+const patch = process.argv[3] ?? ''
+const periods = Number(process.env.PERIODS ?? 20)
+await prepareBundles(['mesh-node.ts'])
+const town = await startMeshTown({ n, patch })
+const stats = async (): Promise<Record<string, number>> => {
+  const g = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
+  const cur: Record<string, number> = { ...g.peers[0].net.streams }
+  for (const [t, v] of Object.entries(g.peers[0].topics as Record<string, { n: number }>)) cur[t] = v.n
+  return cur
+}
+try {
+  const t0 = Date.now()
+  await waitFormed(town, 300_000)
+  console.log(`formed in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
+  const g0 = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
+  console.log(`v0 at formation: conns ${g0.peers[0].conns}, opened ${g0.peers[0].net.opened}, closed ${g0.peers[0].net.closed}`)
+  await runPeriods(town, 3, 120_000)
+  const s0 = await stats()
+  const prof = process.env.PROF != null ? path.resolve('.scratch/prof') : undefined
+  const { run, reports } = await runPeriods(town, periods, 300_000, 0, prof)
+  const med = (a: number[]): number => { const b = [...a].sort((x, y) => x - y); return b[Math.floor(b.length / 2)] ?? NaN }
+  for (const k of ['prepare', 'save']) console.log(`phase ${k}: median ${med(reports.flatMap(r => r.peers.flatMap((p: any) => p.phases?.[k] ?? []))).toFixed(1)} ms`)
+  const gaps = reports.flatMap(r => r.peers.flatMap(p => p.votes.filter(v => v[1] > 0).map(v => v[2] - v[1])))
+  console.log(`act -> submit: median ${med(gaps).toFixed(1)} ms, max ${Math.max(...gaps).toFixed(1)}`)
+  const s1 = await stats()
+  const g1 = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
+  console.log(`v0 after: conns ${g1.peers[0].conns}, opened ${g1.peers[0].net.opened}, closed ${g1.peers[0].net.closed}`)
+  const delta = Object.fromEntries(Object.entries(s1).map(([k, v]) => [k, +((v - (s0[k] ?? 0)) / run.periods).toFixed(2)]).filter(([, v]) => v !== 0))
+  console.log(`N=${n} ${patch}: ${run.periods} periods p50 ${run.p50.toFixed(1)} p99 ${run.p99.toFixed(1)} net p50 ${(run.networkLatencies.sort((a, b) => a - b)[Math.floor(run.networkLatencies.length / 2)] ?? NaN).toFixed(1)} ${run.periodsPerSec.toFixed(2)}/s, CPU ${(run.cpuMs! / run.periods).toFixed(0)} ms/period`)
+  console.log(`v0 per period: ${JSON.stringify(delta)}`)
+  const mems = await Promise.all(town.children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30000)))
+  const mb = (x: number): string => (x / 1048576).toFixed(0)
+  console.log('MB rss/heapUsed/heapTotal/external/arrayBuffers: ' + mems.map(m => [m.rss, m.usage.heapUsed, m.usage.heapTotal, m.usage.external, m.usage.arrayBuffers].map(mb).join('/')).join('  '))
+  if (prof != null) {
+    const { readdirSync } = await import('node:fs')
+    const files = readdirSync(prof).filter(f => f.endsWith('.cpuprofile')).map(f => path.join(prof, f))
+    console.log(formatSummary(await summarize(files, 30), 25))
+  }
+} finally { await stopTown(town) }
