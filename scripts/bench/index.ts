@@ -52,6 +52,7 @@ const HELP = `npm run bench [-- options]
   --multi-periods N        barrier periods run on that town (default 3)
   --profile                CPU-profile Meshtown during the largest barrier run, trades and rooms
   --merge FILE             keep the benchmarks not run now from an earlier results JSON
+  --report-only [FILE]     only write the report from a results JSON (default benchmarks/results.json)
   --out FILE               JSON results (default benchmarks/results.json)
   --md FILE                report (default BENCHMARKS.md)
   --help
@@ -76,6 +77,14 @@ async function main (): Promise<void> {
   if (major < 22) throw new Error(`Node ${process.version}: libp2p needs >= 22; run through npm (npm run bench) to use the project's Node`)
   const args = parse(process.argv.slice(2))
   if (args.help != null) { process.stdout.write(HELP); return }
+  if (args['report-only'] != null) {
+    // BENCHMARKS.md again from a results JSON (after editing analysis.md, say), without running anything
+    const from = path.resolve(ROOT, args['report-only'] === 'true' ? 'benchmarks/results.json' : args['report-only'])
+    const md = path.resolve(ROOT, args.md ?? 'BENCHMARKS.md')
+    await writeFile(md, await report(JSON.parse(await readFile(from, 'utf8')) as Results))
+    process.stdout.write(`wrote ${path.relative(ROOT, md)} from ${path.relative(ROOT, from)}\n`)
+    return
+  }
   const quick = args.quick === 'true'
   const only = new Set<Bench>((args.only ?? BENCHES.join(',')).split(',').map(s => s.trim()) as Bench[])
   for (const b of only) if (!BENCHES.includes(b)) throw new Error(`unknown benchmark ${b} (one of ${BENCHES.join(', ')})`)
@@ -253,9 +262,9 @@ async function report (r: Results): Promise<string> {
   L.push(`| other busy processes at start | ${r.others.length === 0 ? 'none' : r.others.map(x => `\`${x.replace(/\|/g, '/')}\``).join('<br>')} |`)
   L.push(`| time per benchmark | ${Object.entries(r.durations).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')} |`)
   L.push('', `Load during each benchmark: ${Object.keys(r.durations).map(k => { const s = spread(r.load.filter(x => x.label === k).map(x => x.load1)); return `${k} ${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})` }).join('; ')}.`,
-    'Other engineers share this 2-core machine: a load above 2 means the benchmark processes waited for a',
-    'core, which inflates every latency here, Meshtown\'s more than the baseline\'s (Meshtown runs more',
-    'processes\' worth of CPU per period; see the profile).', '')
+    'A load above 2 means processes waited for one of the 2 cores. Most of it is the benchmark\'s own towns (a',
+    'Meshtown town of N keeps more processes busy per period than the baseline; see the reading below); other',
+    'busy processes at the start are listed above.', '')
   L.push('Figures are `median (min–max)` over the repeated runs; latencies are per-run p50/p99 over the periods (or trades) of that run.', '')
 
   // targets
