@@ -10,6 +10,7 @@
  */
 import path from 'node:path'
 import { emit, onCommands, parseArgs } from './lib/child.js'
+import { closedLoop } from './lib/closed-loop.js'
 import { nowMs } from './lib/stats.js'
 
 const processStart = performance.timeOrigin
@@ -60,7 +61,6 @@ async function runVillagers (): Promise<void> {
     pace: number
     reached: boolean
     lastView: number
-    trades: { lat: number[], committed: number, failed: number, first: number, last: number }
   }
   const peers: BenchPeer[] = []
   let profSession: import('node:inspector/promises').Session | undefined
@@ -135,8 +135,7 @@ async function runVillagers (): Promise<void> {
     }
     t.node = nowMs()
     const p: BenchPeer = {
-      name, peer, node, t, votes: [], adv: [], acting: false, busy: false, stopAt: 0, pace: 0, reached: false, lastView: 0,
-      trades: { lat: [], committed: 0, failed: 0, first: 0, last: 0 }
+      name, peer, node, t, votes: [], adv: [], acting: false, busy: false, stopAt: 0, pace: 0, reached: false, lastView: 0
     }
     const clock = node.villager.clock!
     for (const patch of patches) { await applyPatch(patch, clock, peer); applyTradePatch(patch, node.trades, node.villager, peer) }
@@ -199,36 +198,16 @@ async function runVillagers (): Promise<void> {
       }
     })
     ;(p as any).runTrades = async (cmd: any): Promise<void> => {
-      const deadline = nowMs() + Number(cmd.durationMs ?? 10_000)
-      const total = Number(cmd.count ?? 1000)
-      const concurrency = Number(cmd.concurrency ?? 1)
-      let started = 0
-      let n = 0
-      const s = p.trades
-      s.lat = []; s.committed = 0; s.failed = 0
-      s.first = nowMs()
-      const worker = async (): Promise<void> => {
-        while (started < total && nowMs() < deadline) {
-          started++
-          const t0 = nowMs()
-          let ok = false
-          try {
-            const trade = await p.node.trades.propose({ target: cmd.target, side: (n++ % 2 === 0) ? 'buy' : 'sell', item: 'seed', quantity: 1, unitPrice: 1, expiresInMs: 60_000 })
-            const early = finished.get(trade.id)
-            if (early != null) { finished.delete(trade.id); ok = early } else {
-              ok = await new Promise<boolean>((resolve) => {
-                const timer = setTimeout(() => { waiting.delete(trade.id); resolve(false) }, 10_000)
-                waiting.set(trade.id, (v) => { clearTimeout(timer); resolve(v) })
-              })
-            }
-          } catch (err: any) {
-            onError('propose')(err)
-          }
-          if (ok) { s.committed++; s.lat.push(nowMs() - t0); s.last = nowMs() } else s.failed++
-        }
-      }
-      await Promise.all(Array.from({ length: concurrency }, worker))
-      emit({ ev: 'trades-done', name: p.name, committed: s.committed, failed: s.failed, first: s.first, last: s.last, lat: s.lat })
+      const r = await closedLoop(cmd, async (i) => {
+        const trade = await p.node.trades.propose({ target: cmd.target, side: (i % 2 === 0) ? 'buy' : 'sell', item: 'seed', quantity: 1, unitPrice: 1, expiresInMs: 60_000 })
+        const early = finished.get(trade.id)
+        if (early != null) { finished.delete(trade.id); return early }
+        return await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => { waiting.delete(trade.id); resolve(false) }, 10_000)
+          waiting.set(trade.id, (v) => { clearTimeout(timer); resolve(v) })
+        })
+      }, onError('propose'))
+      emit({ ev: 'trades-done', name: p.name, ...r })
     }
   }
 

@@ -8,6 +8,7 @@
  *   node --import tsx scripts/bench/baseline/villager.ts --url URL --name v3 --mode poll|longpoll [--poll-ms 1000]
  */
 import { emit, onCommands, parseArgs, sleep } from '../lib/child.js'
+import { closedLoop } from '../lib/closed-loop.js'
 import { nowMs } from '../lib/stats.js'
 import { call, HttpError } from './http.js'
 
@@ -121,38 +122,19 @@ async function events (): Promise<void> {
 }
 
 async function runTrades (cmd: any): Promise<void> {
-  const deadline = nowMs() + Number(cmd.durationMs ?? 10_000)
-  const total = Number(cmd.count ?? 1000)
-  const concurrency = Number(cmd.concurrency ?? 1)
-  let started = 0
-  let n = 0
-  const lat: number[] = []
-  let committed = 0
-  let failed = 0
-  let last = 0
-  const first = nowMs()
-  const worker = async (): Promise<void> => {
-    while (started < total && nowMs() < deadline) {
-      started++
-      const t0 = nowMs()
-      let ok = false
-      try {
-        const done = new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(false), 10_000)
-          pendingResolve = (v) => { clearTimeout(timer); resolve(v) }
-        })
-        const resolveThis = pendingResolve!
-        const r = await call(url, 'POST', '/trade/request', { from: name, to: cmd.target, side: (n++ % 2 === 0) ? 'buy' : 'sell', quantity: 1, price: 1 })
-        waiting.set(r.id, resolveThis)
-        ok = await done
-      } catch {}
-      if (ok) { committed++; lat.push(nowMs() - t0); last = nowMs() } else failed++
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, worker))
-  emit({ ev: 'trades-done', name, committed, failed, first, last, lat })
+  const r = await closedLoop(cmd, async (i) => {
+    // settled by the events loop above, once our confirm is answered
+    let resolveThis!: (v: boolean) => void
+    const done = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 10_000)
+      resolveThis = (v) => { clearTimeout(timer); resolve(v) }
+    })
+    const req = await call(url, 'POST', '/trade/request', { from: name, to: cmd.target, side: (i % 2 === 0) ? 'buy' : 'sell', quantity: 1, price: 1 })
+    waiting.set(req.id, resolveThis)
+    return await done
+  })
+  emit({ ev: 'trades-done', name, ...r })
 }
-let pendingResolve: ((v: boolean) => void) | undefined
 
 onCommands(async (cmd) => {
   switch (cmd.cmd) {
