@@ -162,8 +162,6 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     this.peer.pubsub.topicValidators.delete(this.topic)
     await this.peer.libp2p.unhandle(CLOCK_SYNC_PROTOCOL).catch(() => {})
     await this.flush()
-    clearTimeout(this.saveTimer)
-    this.saveTimer = undefined
   }
 
   /**
@@ -451,9 +449,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
 
   private scheduleSave (now: boolean): void {
     if (now) {
-      clearTimeout(this.saveTimer)
-      this.saveTimer = undefined
-      void this.save()
+      void this.flush()
     } else if (this.saveTimer == null) {
       // in a town of 50 every vote rewrote the whole snapshot: 50 JSON encodings of ~100 statements a period
       this.saveTimer = setTimeout(() => { this.saveTimer = undefined; void this.save() }, SAVE_BATCH_MS)
@@ -474,15 +470,12 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   private saved?: ClockState
   private saveTimer?: ReturnType<typeof setTimeout>
 
-  /** Resolves once every state change so far is on disk. */
+  /** Write the latest state now (a batched write becomes this one); resolves once it is on disk. */
   async flush (): Promise<void> {
+    clearTimeout(this.saveTimer)
+    this.saveTimer = undefined
+    await this.save()
     await this.writes.onIdle()
-    if (this.current !== this.saved) {
-      clearTimeout(this.saveTimer)
-      this.saveTimer = undefined
-      await this.save()
-      await this.writes.onIdle()
-    }
   }
 }
 
