@@ -13,10 +13,14 @@ import { fileURLToPath } from 'node:url'
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const CLI_BUNDLE = path.join(ROOT, 'dist', 'meshtown.mjs')
 
+/** What the bundle is made of: our sources and the patches applied to dependencies (patches/, by patch-package). */
+export const SOURCE_DIRS = [path.join(ROOT, 'src'), path.join(ROOT, 'patches')]
+
 /** Newest modification time under the given directories (ms). */
-export function newestSource (dirs = [path.join(ROOT, 'src')]) {
+export function newestSource (dirs = SOURCE_DIRS) {
   let newest = 0
   for (const dir of dirs) {
+    if (!existsSync(dir)) continue
     for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
       if (!entry.isFile()) continue
       const t = statSync(path.join(entry.parentPath, entry.name)).mtimeMs

@@ -22,7 +22,18 @@ try {
   await runPeriods(town, 3, 120_000)
   const s0 = await stats()
   const prof = process.env.PROF != null ? path.resolve('.scratch/prof') : undefined
+  if (prof != null) { const { mkdir } = await import('node:fs/promises'); await mkdir(prof, { recursive: true }) }
+  // PROF_ONE=1: profile only the first villager, so that the profiler's own cost does not slow the whole town
+  const one = process.env.PROF_ONE != null ? path.resolve('.scratch/prof-one') : undefined
+  if (one != null) await town.children[0]!.ask({ cmd: 'prof-start' }, 'prof-started', 30000)
   const { run, reports } = await runPeriods(town, periods, 300_000, 0, prof)
+  if (one != null) {
+    const { mkdir } = await import('node:fs/promises')
+    await mkdir(one, { recursive: true })
+    const file = path.join(one, 'v0.cpuprofile')
+    await town.children[0]!.ask({ cmd: 'prof-stop', file }, 'prof-stopped', 60000)
+    console.log(formatSummary(await summarize([file], 40), 40))
+  }
   const med = (a: number[]): number => { const b = [...a].sort((x, y) => x - y); return b[Math.floor(b.length / 2)] ?? NaN }
   for (const k of ['prepare', 'save']) console.log(`phase ${k}: median ${med(reports.flatMap(r => r.peers.flatMap((p: any) => p.phases?.[k] ?? []))).toFixed(1)} ms`)
   const gaps = reports.flatMap(r => r.peers.flatMap(p => p.votes.filter(v => v[1] > 0).map(v => v[2] - v[1])))

@@ -32,10 +32,22 @@ export const MAX_GOSSIP_MESSAGE_BYTES = 256 * 1024
  * subscriber it is connected to (floodPublish), and the peers of a town or room
  * connect to each other: mesh forwarding then mostly delivers copies that are
  * decrypted and decoded only to be dropped. A thin mesh still covers a peer the
- * author cannot reach. (In a 10-villager town the default 6/4/12 cost about a
- * third of the clock's CPU; see BENCHMARKS.md.)
+ * author cannot reach; two mesh peers keep that cover when one link is lost.
+ * Gossip (IHAVE) goes to two non-mesh peers per heartbeat instead of six: the
+ * clock's own re-publishes and catch-up repair what gossip would. (In a
+ * 10-villager town the default 6/4/12 cost about a third of the clock's CPU;
+ * see BENCHMARKS.md.)
  */
-export const THIN_MESH: Partial<GossipsubOpts> = { D: 3, Dlo: 2, Dhi: 5, Dout: 1 }
+export const THIN_MESH: Partial<GossipsubOpts> = { D: 2, Dlo: 2, Dhi: 4, Dout: 1, Dlazy: 2 }
+
+/**
+ * Gossipsub v1.2 answers each received message with an IDONTWANT to every mesh
+ * peer once the message is at least this big. For a town's messages (votes and
+ * status notices of a few hundred bytes) that frame cost as much as the copy it
+ * might spare; only large messages (a long re-published vote set, a big room
+ * message) are worth it.
+ */
+export const IDONTWANT_MIN_BYTES = 16 * 1024
 
 const EMPTY = new Uint8Array(0)
 
@@ -215,6 +227,7 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
       globalSignaturePolicy: 'StrictSign',
       maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES,
       fastMsgIdFn: fastGossipId,
+      idontwantMinDataSize: IDONTWANT_MIN_BYTES,
       ...THIN_MESH,
       ...options.gossipsub,
       scoreParams: {

@@ -19,6 +19,8 @@ export async function applyPatch (name: string, _clock: ClockService, _peer: Mes
     case 'd2':
     case 'd6':
     case 'nostatus':
+    case 'noidw':
+    case 'lazy1':
       break // applied elsewhere (gossipsubOptions, applyTradePatch)
     default:
       throw new Error(`unknown patch ${name}`)
@@ -27,10 +29,14 @@ export async function applyPatch (name: string, _clock: ClockService, _peer: Mes
 
 /** Options for createPeer that a patch changes. */
 export function gossipsubOptions (patches: string[]): Record<string, unknown> | undefined {
-  if (patches.includes('d1')) return { D: 1, Dlo: 1, Dhi: 2, Dout: 0 }
-  if (patches.includes('d2')) return { D: 2, Dlo: 1, Dhi: 3, Dout: 0 }
-  if (patches.includes('d6')) return { D: 6, Dlo: 4, Dhi: 12, Dout: 2 }
-  return undefined
+  let out: Record<string, unknown> | undefined
+  const add = (o: Record<string, unknown>): void => { out = { ...out, ...o } }
+  if (patches.includes('d1')) add({ D: 1, Dlo: 1, Dhi: 2, Dout: 0 })
+  if (patches.includes('d2')) add({ D: 2, Dlo: 1, Dhi: 3, Dout: 0 })
+  if (patches.includes('d6')) add({ D: 6, Dlo: 4, Dhi: 12, Dout: 2 })
+  if (patches.includes('noidw')) add({ idontwantMinDataSize: 1 << 20 })
+  if (patches.includes('lazy1')) add({ Dlazy: 1 })
+  return out
 }
 
 export function applyTradePatch (_name: string, _trades: unknown, _villager: unknown, _peer: MeshPeer): void {
