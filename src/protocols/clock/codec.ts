@@ -106,8 +106,9 @@ export class StatementVerifier {
   private readonly max: number
   verifications = 0
 
-  // a few hundred periods of a town of 50: enough to skip re-checks of re-published sets
-  constructor (max = 20_000) {
+  // a re-published set holds one period's statements and a snapshot two periods': dozens of
+  // periods of a town of 50 fit, and each entry (signature and signed text) is ~0.5 KB of heap
+  constructor (max = 4_096) {
     this.max = max
   }
 
