@@ -89,30 +89,28 @@ describe('rooms: forged, malformed and misrouted messages change nothing', funct
     const adaKey = await loadOrCreatePeerKey(peerOf('Pro_Ada').datastore, peerOf('Pro_Ada').dataDir)
     const adaPrivate = await signRoomMessage(adaKey, { ...base, id: 'Pro_Ada.99', sender: 'Pro_Ada', receivers: ['Con_Ben'], visibility: 'private', content: 'psst', clock: { 'Pro_Ada>Con_Ben': 1 }, end: undefined })
     await peerOf('Pro_Ada').pubsub.publish(topic, encodeJson(adaPrivate))
-    // 7. a batch from the chair's peer: a genuine message and a tampered one; the whole batch is refused
-    await peerOf('Chair').pubsub.publish(topic, encodeJson({ batch: [signed, { ...signed, id: 'Chair.98' }] }))
-    // 8. direct streams: a forged sender, and a private message to someone it is not addressed to
+    // 7. direct streams: a forged sender, and a private message to someone it is not addressed to
     const forgedPrivate = await signRoomMessage(outsiderKey, { ...base, receivers: ['Judge'], visibility: 'private', clock: { 'Chair>Judge': 1 }, end: undefined })
     const refused = await request(outsider.libp2p, peerOf('Judge').peerId, ROOM_PROTOCOL, forgedPrivate, DeliveryAckSchema, { maxBytes: 65_536 }).catch(e => e)
     expect(refused).to.be.instanceOf(RemoteError)
     expect(refused.code).to.equal('FORGED')
     const misrouted = await request(peerOf('Pro_Ada').libp2p, peerOf('Judge').peerId, ROOM_PROTOCOL, adaPrivate, DeliveryAckSchema, { maxBytes: 65_536 }).catch(e => e)
     expect(misrouted.code).to.equal('MISROUTED')
-    // 9. catch-up is for members only
+    // 8. catch-up is for members only
     const sync = await request(outsider.libp2p, peerOf('Judge').peerId, ROOM_SYNC_PROTOCOL, { room: attacked.room }, SyncReplySchema, { maxBytes: 65_536 }).catch(e => e)
     expect(sync.code).to.equal('FORBIDDEN')
 
     const dropped = (reason: 'malformed' | 'forged' | 'oversized' | 'misrouted'): number =>
       [...attacked.agents.values()].reduce((n, a) => n + a.network.stats.dropped[reason], 0)
     // every agent but the sender hears each gossip attempt once
-    await waitFor(() => dropped('malformed') >= 2 * 5 && dropped('forged') >= 5 + 4 + 5 + 5 + 1 && dropped('oversized') >= 5 && dropped('misrouted') >= 5 + 1,
+    await waitFor(() => dropped('malformed') >= 2 * 5 && dropped('forged') >= 5 + 4 + 5 + 1 && dropped('oversized') >= 5 && dropped('misrouted') >= 5 + 1,
       10_000, 'every agent to drop every bad message')
     release()
     await attacked.whenEnded()
     expect(seen(attacked)).to.deep.equal(expected)
     for (const a of attacked.agents.values()) {
       expect(a.agent.result?.result).to.equal(clean.agent('Chair').result?.result)
-      expect(a.agent.visibleMessages().map(m => m.id)).to.not.include.members(['Chair.99', 'Chair.98', 'Pro_Ada.99'])
+      expect(a.agent.visibleMessages().map(m => m.id)).to.not.include.members(['Chair.99', 'Pro_Ada.99'])
     }
   })
 

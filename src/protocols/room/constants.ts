@@ -19,12 +19,6 @@ export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}\.[1-9][0-9]{0,8}$/
 
 /** One room message on the wire (gossip, direct stream): a few KB in practice. */
 export const MAX_ROOM_MESSAGE_BYTES = 64 * 1024
-/**
- * Public messages published together travel as one gossip message of at most
- * this many messages and bytes (under gossip's own 256 KB bound).
- */
-export const MAX_GOSSIP_BATCH_MESSAGES = 64
-export const MAX_GOSSIP_BATCH_BYTES = 192 * 1024
 /** Hard wire bound; a room's config sets a lower `max_message_chars`. */
 export const MAX_CONTENT_CHARS = 16_000
 export const MAX_RECEIVERS = 64

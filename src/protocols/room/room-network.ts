@@ -7,7 +7,7 @@ import type { MeshLibp2p } from '../../node/peer.js'
 import { roomTopic } from '../topics.js'
 import { decodeJson, describeZodError, encodeJson, handle, RemoteError, request } from '../wire.js'
 import {
-  DEFAULT_REQUEST_TIMEOUT_MS, DROP_REASONS, MAX_CONFIG_REPLY_BYTES, MAX_GOSSIP_BATCH_BYTES, MAX_GOSSIP_BATCH_MESSAGES, MAX_ROOM_MESSAGE_BYTES,
+  DEFAULT_REQUEST_TIMEOUT_MS, DROP_REASONS, MAX_CONFIG_REPLY_BYTES, MAX_ROOM_MESSAGE_BYTES,
   MAX_SYNC_MESSAGES, MAX_SYNC_REPLY_BYTES, ROOM_CONFIG_PROTOCOL, ROOM_PROTOCOL, ROOM_SYNC_PROTOCOL
 } from './constants.js'
 import type {
@@ -18,9 +18,7 @@ import {
   ConfigRequestSchema, DeliveryAckSchema, RoomManifestSchema, RoomMessageSchema, signRoomMessage, SyncReplySchema,
   SyncRequestSchema, verifyRoomMessage, type ConfigRequest, type RoomManifest, type RoomMessage, type SyncRequest
 } from './messages.js'
-import { GossipOutbox } from './outbox.js'
 import { roomKey } from './room-id.js'
-import { z } from 'zod'
 
 type Checked = { ok: true, msg: RoomMessage } | { ok: false, reason: DropReason, detail: string }
 
@@ -28,9 +26,6 @@ type Checked = { ok: true, msg: RoomMessage } | { ok: false, reason: DropReason,
 function encodedSize (msg: RoomMessage): number {
   return encodeJson(msg).byteLength
 }
-
-/** Several public messages of one author in one gossip message (outbox.ts); each is checked as if alone. */
-const GossipBatchSchema = z.strictObject({ batch: z.array(z.unknown()).min(2).max(MAX_GOSSIP_BATCH_MESSAGES) })
 
 export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements RoomNetworkService, Startable {
   readonly [serviceCapabilities] = ['@meshtown/room-network']
@@ -48,7 +43,7 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
   private readonly rooms = new Map<string, RoomEndpoint>()
   private readonly configs = new Map<string, ConfigProvider>()
   /** Parsed by the topic validator, handed to the 'message' listener (same Message object). */
-  private readonly validated = new WeakMap<Message, RoomMessage[]>()
+  private readonly validated = new WeakMap<Message, RoomMessage>()
   private started = false
 
   constructor (components: RoomNetworkComponents, init: RoomNetworkInit) {
@@ -123,12 +118,12 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
         this.drop({ room: endpoint.room, reason: 'forged', via: 'gossip', detail: 'unsigned gossip' })
         return TopicValidatorResult.Reject
       }
-      const checked = await this.checkGossip(endpoint, message.data, message.from)
+      const checked = await this.check(endpoint, message.data, message.from, 'gossip')
       if (!checked.ok) {
         this.drop({ room: endpoint.room, reason: checked.reason, via: 'gossip', from: message.from.toString(), detail: checked.detail })
         return TopicValidatorResult.Reject
       }
-      this.validated.set(message, checked.msgs)
+      this.validated.set(message, checked.msg)
       return TopicValidatorResult.Accept
     })
     pubsub.subscribe(topic)
@@ -173,15 +168,12 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
       if (peer == null) throw new Error(`no seat for agent ${agent} in room ${ep.room}`)
       return peer
     }
-    const outbox = new GossipOutbox<RoomMessage>(async (msgs) => {
-      await pubsub.publish(topic, encodeJson(msgs.length === 1 ? msgs[0] : { batch: msgs }))
-    }, encodedSize, { maxMessages: MAX_GOSSIP_BATCH_MESSAGES, maxBytes: MAX_GOSSIP_BATCH_BYTES })
     return {
       room: ep.room,
       sign: async (msg) => signRoomMessage(this.components.privateKey, msg),
       publish: async (msg) => {
         if (msg.visibility !== 'public') throw new Error('a private message never goes on the room topic')
-        await outbox.send(msg)
+        await pubsub.publish(topic, encodeJson(msg))
       },
       sendPrivate: async (msg, receiver, signal) => {
         if (msg.visibility !== 'private') throw new Error('only private messages go on direct streams')
@@ -230,43 +222,13 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
 
   private readonly onGossip = (evt: CustomEvent<Message>): void => {
     const message = evt.detail
-    const msgs = this.validated.get(message)
-    if (msgs == null) return
+    const msg = this.validated.get(message)
+    if (msg == null) return
     this.validated.delete(message)
-    for (const msg of msgs) {
-      const ep = this.rooms.get(msg.room)
-      if (ep == null || message.topic !== roomTopic(msg.room)) return
-      this.stats.accepted.gossip++
-      ep.receive(msg, 'gossip')
-    }
-  }
-
-  /**
-   * A gossip message carries one room message or a batch of its author's; a batch
-   * is accepted only if every message in it passes, so a bad one changes nothing.
-   */
-  private async checkGossip (ep: RoomEndpoint, data: Uint8Array, author: PeerId): Promise<{ ok: true, msgs: RoomMessage[] } | { ok: false, reason: DropReason, detail: string }> {
-    if (data.byteLength > MAX_GOSSIP_BATCH_BYTES) return { ok: false, reason: 'oversized', detail: `${data.byteLength} bytes > ${MAX_GOSSIP_BATCH_BYTES}` }
-    let value: unknown
-    try {
-      value = decodeJson(data)
-    } catch (err: any) {
-      return { ok: false, reason: 'malformed', detail: err.message }
-    }
-    const batch = GossipBatchSchema.safeParse(value)
-    if (!batch.success) {
-      if (data.byteLength > this.maxMessageBytes) return { ok: false, reason: 'oversized', detail: `${data.byteLength} bytes > ${this.maxMessageBytes}` }
-      const checked = await this.check(ep, value, author, 'gossip')
-      return checked.ok ? { ok: true, msgs: [checked.msg] } : checked
-    }
-    const msgs: RoomMessage[] = []
-    for (const item of batch.data.batch) {
-      const checked = await this.check(ep, item, author, 'gossip')
-      if (!checked.ok) return { ...checked, detail: `in a batch of ${batch.data.batch.length}: ${checked.detail}` }
-      if (encodedSize(checked.msg) > this.maxMessageBytes) return { ok: false, reason: 'oversized', detail: 'a batched message over the size bound' }
-      msgs.push(checked.msg)
-    }
-    return { ok: true, msgs }
+    const ep = this.rooms.get(msg.room)
+    if (ep == null || message.topic !== roomTopic(msg.room)) return
+    this.stats.accepted.gossip++
+    ep.receive(msg, 'gossip')
   }
 
   /**
