@@ -66,7 +66,6 @@ describe('dashboard: `meshtown observe` in a real headless browser', function ()
     await page?.screenshot({ path: path.join(ARTIFACTS, 'dashboard-failure.png'), fullPage: true }).catch(() => {})
     const state = await page?.evaluate(async () => await (await fetch('/api/state')).text()).catch(() => undefined)
     if (state != null) await writeFile(path.join(ARTIFACTS, 'dashboard-failure.json'), state)
-    console.log('      publishers refused:', JSON.stringify(publishers.map(p => p.rejections)))
     if (observer != null) await writeFile(path.join(ARTIFACTS, 'dashboard-failure-observer.log'), `${observer.stdout}\n--- stderr\n${observer.stderr}`)
   })
 

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { startMeshTown, waitFormed, stopTown, runPeriods } from './lib/towns.js'
+import { startMeshTown, waitFormed, stopTown, runPeriods, settle } from './lib/towns.js'
 import { prepareBundles } from './lib/child.js'
 import { summarize, formatSummary } from './profile-summary.js'
 const n = Number(process.argv[2] ?? 10)
@@ -17,6 +17,8 @@ try {
   const t0 = Date.now()
   await waitFormed(town, 300_000)
   console.log(`formed in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
+  // as the barrier benchmark does: wait until the start-up work (DHT refresh, fast lookups) is over
+  if (process.env.NO_SETTLE == null) console.log(`settled: ${(await settle(town)).toFixed(2)} cores`)
   const g0 = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
   console.log(`v0 at formation: conns ${g0.peers[0].conns}, opened ${g0.peers[0].net.opened}, closed ${g0.peers[0].net.closed}`)
   await runPeriods(town, 3, 120_000)

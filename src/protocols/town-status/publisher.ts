@@ -1,11 +1,14 @@
 /**
  * Publishes this peer's status notice on the town's status topic: at start, on
- * every change (coalesced), and as a heartbeat. It also relays the others'
- * notices (it subscribes, with the topic validator, so a bad notice is neither
- * delivered nor forwarded by anyone who runs it).
+ * every change (coalesced), and as a heartbeat. Only observers subscribe to the
+ * topic (and check what arrives, so a bad notice is neither delivered nor
+ * forwarded): a villager publishes to them directly without receiving the
+ * others' notices, which in a busy town of N cost each villager N-1 deliveries a
+ * second that nobody read (a fifth of the town's CPU; see BENCHMARKS.md).
+ * Observers find and dial every member through the town directory.
  */
-import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
-import type { PeerId, Startable } from '@libp2p/interface'
+import type { Message } from '@libp2p/gossipsub'
+import type { Startable } from '@libp2p/interface'
 import type { MeshPeer } from '../../node/peer.js'
 import { viewDigest } from '../../town/clock.js'
 import { isOpen, type Trade } from '../../town/trades.js'
@@ -83,7 +86,6 @@ function toNotice (t: Trade): TradeNotice {
 export class TownStatusPublisher implements Startable {
   readonly town: string
   readonly topic: string
-  readonly rejections: Record<string, number> = {}
   private readonly peer: MeshPeer
   private readonly init: StatusPublisherInit
   private readonly intervalMs: number
@@ -106,20 +108,11 @@ export class TownStatusPublisher implements Startable {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
-    const pubsub = this.peer.pubsub
-    // another service on this peer (an observer) may already check this topic
-    if (!pubsub.topicValidators.has(this.topic)) {
-      pubsub.topicValidators.set(this.topic, (_from: PeerId, msg: Message) => this.validate(msg))
-      this.ownsValidator = true
-    }
-    pubsub.subscribe(this.topic)
     this.peer.libp2p.addEventListener('peer:connect', this.onTopology)
     this.peer.libp2p.addEventListener('peer:disconnect', this.onTopology)
     this.heartbeat = setInterval(() => { void this.publish() }, this.intervalMs)
     this.changed()
   }
-
-  private ownsValidator = false
 
   async stop (): Promise<void> {
     if (!this.started) return
@@ -129,7 +122,6 @@ export class TownStatusPublisher implements Startable {
     this.pending = undefined
     this.peer.libp2p.removeEventListener('peer:connect', this.onTopology)
     this.peer.libp2p.removeEventListener('peer:disconnect', this.onTopology)
-    if (this.ownsValidator) this.peer.pubsub.topicValidators.delete(this.topic)
   }
 
   /** Something in the status changed: publish soon (several changes make one notice). */
@@ -189,13 +181,6 @@ export class TownStatusPublisher implements Startable {
     return checkNotice(parsed.data, this.peer.peerId.toString(), this.town)
   }
 
-  private validate (msg: Message): TopicValidatorResult {
-    const r = checkStatusMessage(msg, this.town)
-    if (r.ok) return TopicValidatorResult.Accept
-    this.rejections[r.code] = (this.rejections[r.code] ?? 0) + 1
-    this.peer.log.debug(`town-status: refused ${r.code} from ${msg.type === 'signed' ? msg.from.toString() : '?'}: ${r.detail}`)
-    return TopicValidatorResult.Reject
-  }
 }
 
 export function startTownStatus (peer: MeshPeer, init: StatusPublisherInit): Promise<TownStatusPublisher> {
