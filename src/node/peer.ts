@@ -266,11 +266,14 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
         dialTimeout: 5_000
       },
       connectionMonitor: {
-        // a peer starved of CPU for a few seconds answers pings late; cutting its links then
-        // costs handshakes, identify and clock catch-up on both sides, which starved it more:
-        // in a town of 25 processes on 2 cores every link was cut and redialled in a loop.
-        // Liveness is the clock's business (heartbeats, evictions), not the link's.
-        abortConnectionOnPingFailure: false
+        // Off. Cutting a link whose ping came back late was worse than useless: a peer starved
+        // of CPU for a few seconds answers late, and redialling cost handshakes, identify and a
+        // clock catch-up on both sides, which starved it more (in a town of 25 processes on
+        // 2 cores every link was cut and redialled in a loop). Without cutting, the pings only
+        // cost a new stream per link every 10 s (a town of 25 has 300 links: 30 streams a
+        // second). Liveness is the clock's business (heartbeats, evictions); yamux's own
+        // keep-alive frames keep idle links open.
+        enabled: false
       },
       peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, timeout: 0, tagName: KEEP_ALIVE })] : [],
       services: services as any,
