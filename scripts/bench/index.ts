@@ -51,7 +51,8 @@ const HELP = `npm run bench [-- options]
   --multi K                villager peers in one process for the memory figure (default 20; quick 10)
   --multi-periods N        barrier periods run on that town (default 3)
   --profile                CPU-profile Meshtown during the largest barrier run, trades and rooms
-  --merge FILE             keep the benchmarks not run now from an earlier results JSON
+  --merge FILE             keep the benchmarks not run now from an earlier results JSON (barrier: the sizes
+                           not run now, so --only barrier --sizes 50 adds N=50 to a full run)
   --report-only [FILE]     only write the report from a results JSON (default benchmarks/results.json)
   --out FILE               JSON results (default benchmarks/results.json)
   --md FILE                report (default BENCHMARKS.md)
@@ -128,8 +129,8 @@ async function main (): Promise<void> {
   const others = otherLoad(new Set([process.pid]))
   if (others.length > 0) log(`other busy processes: ${others.join(' | ')}`)
 
-  const code = await fingerprint(path.join(ROOT, 'src'))
-  log(`code measured: src/ ${code.files} files, sha256 ${code.sha256.slice(0, 16)}, newest file ${code.newest}`)
+  const code = await fingerprint([path.join(ROOT, 'src'), path.join(ROOT, 'patches')])
+  log(`code measured: src/ and patches/ ${code.files} files, sha256 ${code.sha256.slice(0, 16)}, newest file ${code.newest}`)
   const results: Results = { machine: m, command, code, options: o, started: new Date().toISOString(), load: loads.samples, others, durations: {} }
   // --merge FILE: keep the benchmarks not run now from an earlier run's JSON (its command is kept beside ours)
   const earlier: Partial<Results> | undefined = args.merge != null ? JSON.parse(await readFile(path.resolve(ROOT, args.merge), 'utf8')) : undefined
@@ -168,6 +169,12 @@ async function main (): Promise<void> {
       ;(results as any)[b] = earlier[b]
       results.durations[b] = earlier.durations?.[b] ?? NaN
     }
+    // a barrier run at other sizes adds to the earlier one (e.g. --only barrier --sizes 50 after a full run)
+    if (only.has('barrier') && earlier.barrier != null && results.barrier != null) {
+      const now = new Set(results.barrier.map(r => `${r.variant}@${r.n}`))
+      results.barrier = [...earlier.barrier.filter(r => !now.has(`${r.variant}@${r.n}`)), ...results.barrier].sort((a, b) => a.n - b.n)
+      results.durations.barrier = (earlier.durations?.barrier ?? 0) + (results.durations.barrier ?? 0)
+    }
     results.load = [...(earlier.load ?? []), ...results.load]
     results.command = `${earlier.command ?? '?'} (${earlier.started ?? '?'}), then ${command}`
     results.started = earlier.started ?? results.started
@@ -197,16 +204,17 @@ function loadNow (): string {
   return os.loadavg()[0]!.toFixed(1)
 }
 
-/** Which code was measured (src/ changes under other engineers' hands while this runs). */
-async function fingerprint (dir: string): Promise<{ files: number, sha256: string, newest: string }> {
+/** Which code was measured: our sources and the patches to dependencies (they change under other engineers' hands while this runs). */
+async function fingerprint (dirs: string[]): Promise<{ files: number, sha256: string, newest: string }> {
   const { createHash } = await import('node:crypto')
   const { readdir, stat } = await import('node:fs/promises')
-  const files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter(d => d.isFile()).map(d => path.join(d.parentPath, d.name)).sort()
+  const files = (await Promise.all(dirs.map(async dir => (await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []))
+    .filter(d => d.isFile()).map(d => path.join(d.parentPath, d.name))))).flat().sort()
   const h = createHash('sha256')
   let newest = 0
   let newestName = ''
   for (const f of files) {
-    h.update(path.relative(dir, f)).update(await readFile(f))
+    h.update(path.relative(ROOT, f)).update(await readFile(f))
     const t = (await stat(f)).mtimeMs
     if (t > newest) { newest = t; newestName = path.relative(ROOT, f) }
   }
@@ -257,7 +265,7 @@ async function report (r: Results): Promise<string> {
   L.push(`| node | ${m.node} (${m.platform}) |`)
   L.push(`| date | ${r.started} → ${r.finished ?? '?'} |`)
   L.push(`| command | \`${r.command}\` |`)
-  L.push(`| code measured | src/: ${r.code.files} files, sha256 \`${r.code.sha256.slice(0, 16)}\`, newest ${r.code.newest} |`)
+  L.push(`| code measured | src/ and patches/: ${r.code.files} files, sha256 \`${r.code.sha256.slice(0, 16)}\`, newest ${r.code.newest} |`)
   L.push(`| load (1-min average, sampled every 10 s) | median ${fmt(ls.median)}, min ${fmt(ls.min)}, max ${fmt(ls.max)} (at start: ${m.loadAtStart.map(x => x.toFixed(2)).join(', ')}) |`)
   L.push(`| other busy processes at start | ${r.others.length === 0 ? 'none' : r.others.map(x => `\`${x.replace(/\|/g, '/')}\``).join('<br>')} |`)
   L.push(`| time per benchmark | ${Object.entries(r.durations).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')} |`)
