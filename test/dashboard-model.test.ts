@@ -223,6 +223,9 @@ describe('dashboard: status notices and the town model', function () {
       observer = new TownObserver(peer, { town: 'statustown' })
       await observer.start()
       await waitFor(() => observer!.snapshot().villagers.filter(v => !v.silent && v.coins === 100).length === 2, 20_000, 'both villagers heard')
+      // villagers publish to observers without taking each other's notices (nobody but an observer reads them)
+      for (const v of town.villagers) expect(v.peer.pubsub.getTopics()).to.not.include(statusTopic('statustown'))
+      expect(peer.pubsub.getTopics()).to.include(statusTopic('statustown'))
 
       // a rogue peer speaks for alice, and sends garbage
       const rogue = await pool.create({ town: 'statustown', bootstrap: [town.bootstrapAddr] })
