@@ -5,7 +5,6 @@
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { verifySignature } from '../../node/ed25519.js'
 import { fromString, toString } from 'uint8arrays'
 import { z } from 'zod'
 import type { ClockState, EvictStatement, JoinStatement, Statement, VoteStatement } from '../../town/clock.js'
@@ -125,7 +124,7 @@ export class StatementVerifier {
       const publicKey = peerIdFromString(stmt.voter).publicKey
       if (publicKey == null) return false
       this.verifications++
-      ok = await verifySignature(publicKey, bytes, fromString(stmt.sig, 'base64url'))
+      ok = await publicKey.verify(bytes, fromString(stmt.sig, 'base64url'))
     } catch {
       return false
     }

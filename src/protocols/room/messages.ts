@@ -11,7 +11,6 @@
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { fromString as uint8FromString, toString as uint8ToString } from 'uint8arrays'
 import { z } from 'zod'
-import { verifySignature } from '../../node/ed25519.js'
 import {
   AGENT_NAME_PATTERN, MAX_ADDRS_PER_SEAT, MAX_CLOCK_ENTRIES, MAX_CONTENT_CHARS, MAX_END_CHARS,
   MAX_RECEIVERS, MAX_SYNC_MESSAGES, MAX_SYNC_RANGES, MESSAGE_ID_PATTERN, ROOM_ID_PATTERN
@@ -127,7 +126,7 @@ export async function verifyRoomMessage (key: PublicKey, msg: RoomMessage): Prom
     return false
   }
   try {
-    return await verifySignature(key, signingBytes(msg), sig)
+    return await key.verify(signingBytes(msg), sig)
   } catch {
     return false
   }
