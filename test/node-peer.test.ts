@@ -33,6 +33,33 @@ describe('peer runtime', function () {
     }
   })
 
+  it('the town directory queries the DHT less often while nothing changes, and soon again once a member is lost', async function () {
+    this.timeout(60_000)
+    const boot = await pool.create()
+    const bootAddr = boot.addresses()[0]!
+    const peers: MeshPeer[] = []
+    for (let i = 0; i < 3; i++) peers.push(await pool.create({ town: TOWN, bootstrap: [bootAddr], lookupInterval: 20 }))
+    const watched = peers[0]!.directory as any
+    // the round in which each DHT query of the watched peer began (the real DHT answers it)
+    const queryRounds: number[] = []
+    const routing = watched.components.contentRouting
+    const findProviders = routing.findProviders.bind(routing)
+    routing.findProviders = (...args: any[]) => { queryRounds.push(watched.rounds); return findProviders(...args) }
+    const gaps = (): number[] => queryRounds.slice(1).map((r, i) => r - queryRounds[i]!)
+    await waitFor(() => watched.members().length === 2 && gaps().filter(g => g >= 48).length >= 2, 45_000,
+      'the gap between queries of a settled town to grow to its bound')
+    // doubling from 6 rounds up to the 60-round bound, never shrinking while nothing changes
+    const settled = gaps().filter(g => g > 1)
+    expect(settled.slice(0, 4)).to.deep.equal([6, 12, 24, 48])
+    expect(settled.slice(4).every(g => g === 60)).to.equal(true)
+    const before = queryRounds.length
+    const lostAt = watched.rounds
+    await pool.stop(peers[2]!)
+    await waitFor(() => queryRounds.length > before, 20_000, 'a query after the member was lost')
+    // the loss brings the gap back to 6 rounds (the bound was 60)
+    expect(queryRounds[before]! - lostAt).to.be.at.most(7)
+  })
+
   it('keeps its PeerId across a restart with the same data dir', async () => {
     const dir = await pool.dir()
     const first = await pool.create({ dataDir: dir })

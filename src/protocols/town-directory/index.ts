@@ -19,6 +19,8 @@ export interface TownDirectoryInit {
   fastLookups?: number
   /** once the fast rounds are over, query the DHT every this many rounds (others only redial lost members) */
   queryEveryRounds?: number
+  /** while queries find nothing new, their gap doubles up to this many rounds */
+  maxQueryEveryRounds?: number
   maxDialsPerLookup?: number
 }
 

@@ -6,7 +6,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { UsageError } from '../../node/errors.js'
 import {
   DEFAULT_FAST_LOOKUP_INTERVAL_MS, DEFAULT_FAST_LOOKUPS, DEFAULT_LOOKUP_INTERVAL_MS,
-  DEFAULT_MAX_DIALS_PER_LOOKUP, DEFAULT_QUERY_EVERY_ROUNDS, TOWN_KEY_PREFIX, TOWN_NAME_PATTERN
+  DEFAULT_MAX_DIALS_PER_LOOKUP, DEFAULT_MAX_QUERY_EVERY_ROUNDS, DEFAULT_QUERY_EVERY_ROUNDS, TOWN_KEY_PREFIX, TOWN_NAME_PATTERN
 } from './constants.js'
 import type { TownDirectoryComponents, TownDirectoryEvents, TownDirectoryInit, TownDirectoryService } from './index.js'
 
@@ -41,7 +41,11 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
   private readonly fastLookups: number
   private readonly maxDialsPerLookup: number
   private readonly queryEveryRounds: number
+  private readonly maxQueryEveryRounds: number
+  /** rounds from one settled DHT query to the next: doubles while nothing changes */
+  private queryGap: number
   private lastQueryRound = -Infinity
+  private lostLastRound = 0
   private readonly known = new Map<string, PeerId>()
   private key?: CID
   private timer?: ReturnType<typeof setTimeout>
@@ -60,6 +64,8 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
     this.fastLookups = init.fastLookups ?? DEFAULT_FAST_LOOKUPS
     this.maxDialsPerLookup = init.maxDialsPerLookup ?? DEFAULT_MAX_DIALS_PER_LOOKUP
     this.queryEveryRounds = Math.max(1, init.queryEveryRounds ?? DEFAULT_QUERY_EVERY_ROUNDS)
+    this.maxQueryEveryRounds = Math.max(this.queryEveryRounds, init.maxQueryEveryRounds ?? DEFAULT_MAX_QUERY_EVERY_ROUNDS)
+    this.queryGap = this.queryEveryRounds
   }
 
   async start (): Promise<void> {
@@ -119,13 +125,18 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
     if (key == null || parent == null || parent.signal.aborted) return
     this.rounds++
     const settled = this.rounds > this.fastLookups && this.known.size > 0
-    if (!force && settled && this.rounds - this.lastQueryRound < this.queryEveryRounds) {
-      // a quiet round: only redial lost members, unless every one of them is gone
-      // (then the town may have moved to other addresses: ask the DHT)
-      const lost = this.redialLost()
+    const lost = settled ? this.redialLost() : 0
+    // a member newly lost (not one long gone) is news: look again soon
+    const newlyLost = lost > this.lostLastRound
+    this.lostLastRound = lost
+    if (newlyLost) this.queryGap = this.queryEveryRounds
+    if (!force && settled && this.rounds - this.lastQueryRound < this.queryGap) {
+      // a quiet round: lost members were redialled above; ask the DHT only if every
+      // one of them is gone (then the town may have moved to other addresses)
       if (lost < this.known.size) return
     }
     this.lastQueryRound = this.rounds
+    const knownBefore = this.known.size
     const signal = AbortSignal.any([parent.signal, AbortSignal.timeout(ROUND_TIMEOUT_MS)])
     try {
       if (this.rounds - this.lastAnnounceRound >= REANNOUNCE_EVERY_ROUNDS) {
@@ -141,6 +152,11 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
       await this.lookup(key, signal)
     } catch (err: any) {
       this.log('lookup failed - %s', err.message)
+    }
+    if (settled && !force) {
+      this.queryGap = this.known.size > knownBefore || newlyLost
+        ? this.queryEveryRounds
+        : Math.min(this.queryGap * 2, this.maxQueryEveryRounds)
     }
   }
 
