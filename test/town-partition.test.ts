@@ -1,5 +1,7 @@
 import { expect } from 'chai'
 import { sign } from '../src/protocols/clock/codec.js'
+import { clockTopic } from '../src/protocols/topics.js'
+import { decodeJson } from '../src/protocols/wire.js'
 import type { VoteStatement } from '../src/town/clock.js'
 import { comparePeriods, type TownTime } from '../src/town/rules.js'
 import { waitFor } from './helpers/peers.js'
@@ -81,6 +83,44 @@ describe('town barrier under partitions (real peers, gater)', function () {
     heal(all)
     await town.waitForTime({ day: 1, period: 'noon' }, all, 30_000)
     await town.waitForMembers(['ann', 'ben', 'cat', 'dan'])
+  })
+
+  it('a vote one peer lost comes back with its voter\'s heartbeat, which carries only its own statements', async () => {
+    town = await new TestTown().start({
+      evictAfterMs: 6_000, // heartbeats every second
+      villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }]
+    })
+    await town.waitForMembers(['ann', 'ben', 'cat'])
+    const [ann, ben, cat] = ['ann', 'ben', 'cat'].map(n => town.get(n))
+    const benId = ben!.peer.peerId.toString()
+    // every clock message cat hears, with when it came
+    const heard: Array<{ at: number, from: string, voters: string[] }> = []
+    cat!.peer.pubsub.addEventListener('message', e => {
+      if (e.detail.topic !== clockTopic(town.town) || e.detail.type !== 'signed') return
+      const msg = decodeJson(e.detail.data) as { stmts: Array<{ voter: string }> }
+      heard.push({ at: Date.now(), from: e.detail.from.toString(), voters: msg.stmts.map(s => s.voter) })
+    })
+    await ann!.service.act('idle')
+    await ben!.service.act('idle')
+    await waitFor(() => [ann!, ben!, cat!].every(v => v.service.clock!.tally()!.voted.length === 2), 10_000, 'both votes everywhere')
+    // cat stays silent, so the period stays open; once nothing has changed for a while only heartbeats go out
+    const quietFrom = Date.now() + 4_000
+    await waitFor(() => new Set(heard.filter(h => h.at > quietFrom).map(h => h.from)).size === 2, 15_000, 'heartbeats of a quiet period')
+    for (const h of heard.filter(h => h.at > quietFrom)) expect(h.voters.every(v => v === h.from), 'a heartbeat with others\' statements').to.equal(true)
+    // cat loses ben's vote (as if gossip had dropped it): nothing in cat's state changes otherwise,
+    // so no repair of whole sets and no snapshot; ben's next heartbeat brings it back
+    const clock = cat!.service.clock as any
+    const { [benId]: _lost, ...votes } = clock.current.votes
+    clock.current = { ...clock.current, votes }
+    expect(cat!.service.clock!.tally()!.voted).to.have.length(1)
+    const lostAt = Date.now()
+    await waitFor(() => cat!.service.clock!.tally()!.voted.includes(benId), 10_000, 'ben\'s vote back at cat')
+    const since = heard.filter(h => h.at >= lostAt)
+    expect(since.some(h => h.from === benId && h.voters.includes(benId))).to.equal(true)
+    for (const h of since) expect(h.voters.every(v => v === h.from)).to.equal(true)
+    expect(town.time(cat!)).to.deep.equal({ day: 1, period: 'morning' })
+    await cat!.service.act('idle')
+    await town.waitForTime({ day: 1, period: 'noon' })
   })
 
   it('forged, replayed and malformed votes change nothing', async () => {

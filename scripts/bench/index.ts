@@ -36,7 +36,7 @@ const HELP = `npm run bench [-- options]
   --poll-periods N         periods per run for the 1 s polling baseline (default 10; quick 5)
   --runs N                 repeated runs per figure (default 3; quick 2)
   --patch LIST             Meshtown barrier variants measured at every size, from scripts/bench/lib/patches.ts;
-                           (d1, d2, d6, noidw, lazy1, ownhb, quietdir, nostatus); "a+b" combines (default none)
+                           (d1, d2, d6, noidw, lazy1, quietdir, nostatus); "a+b" combines (default none)
   --patch-small LIST       more variants, measured at N <= 10 only (default none)
   --trade-patch LIST       Meshtown trade variants: nostatus (default none)
   --joins N                joiners measured per town (default 2; 0 = skip)

@@ -2,15 +2,14 @@
  * Experiments, applied to one bench process (nothing in src/ is edited); each is
  * measured as its own variant when asked for with --patch. Earlier experiments
  * that paid off are now in src/ (a vote published on its own before it is
- * applied, no re-publish at every boundary, the thin mesh): see BENCHMARKS.md.
+ * applied, no re-publish at every boundary, the thin mesh, heartbeats with only
+ * their author's statements): see BENCHMARKS.md.
  *
  *   d1, d2, d6  Gossipsub mesh degree 1, 2 or 6 (the library's default) instead of
- *         createPeer's thin mesh (3): what mesh forwarding costs and buys.
+ *         createPeer's thin mesh (2): what mesh forwarding costs and buys.
  *
- *   quietdir  Diagnostic: the town directory stops querying the DHT after its fast rounds.
- *
- *   ownhb  Experiment: a heartbeat (no change for 3 s) carries only its author's own
- *         statements of the period instead of the whole set (see BENCHMARKS.md).
+ *   quietdir  Diagnostic: the town directory stops querying the DHT after its fast rounds
+ *         (it backs off to one query in 5 min while nothing changes; this is the limit).
  *
  *   nostatus  Diagnostic, not a proposal: stop the villager's town-status publisher
  *         (src/protocols/town-status), to see what its notices cost the town.
@@ -23,22 +22,9 @@ export async function applyPatch (name: string, clock: ClockService, peer: MeshP
     case 'quietdir':
       // diagnostic: once past its fast rounds, the town directory never queries the DHT again
       // (it still redials lost members): what the settled town's DHT lookups cost
-      ;(peer.directory as any).queryEveryRounds = Number.MAX_SAFE_INTEGER
+      ;(peer.directory as any).queryGap = Number.MAX_SAFE_INTEGER
+      ;(peer.directory as any).maxQueryEveryRounds = Number.MAX_SAFE_INTEGER
       break
-    case 'ownhb': {
-      // experiment: outside the repair window (3 s after the last change) a heartbeat carries only
-      // the author's own statements of the period, not the whole set
-      const { currentStatements } = await import('../../../src/town/clock.js')
-      const c = clock as any
-      const publish = c.publish.bind(c)
-      c.publish = async (stmts?: unknown[], state = c.current) => {
-        if (stmts == null && state != null && Date.now() - c.changedAt >= 3_000) {
-          stmts = currentStatements(state).filter((st: any) => st.voter === clock.self)
-        }
-        return publish(stmts, state)
-      }
-      break
-    }
     case 'd1':
     case 'd2':
     case 'd6':
