@@ -5,6 +5,7 @@ import path from 'node:path'
 import { DataDirLockedError, InvalidMultiaddrError, UnreadableKeyError } from '../src/node/errors.js'
 import type { MeshPeer } from '../src/node/peer.js'
 import { clockTopic } from '../src/protocols/topics.js'
+import { DEFAULT_FAST_LOOKUPS } from '../src/protocols/town-directory/index.js'
 import { PeerPool, waitFor } from './helpers/peers.js'
 
 const TOWN = 'testville'
@@ -58,6 +59,33 @@ describe('peer runtime', function () {
     await waitFor(() => queryRounds.length > before, 20_000, 'a query after the member was lost')
     // the loss brings the gap back to 6 rounds (the bound was 60)
     expect(queryRounds[before]! - lostAt).to.be.at.most(7)
+  })
+
+  it('a peer whose DHT dropped its only link (a failed first ping) still finds its town', async function () {
+    this.timeout(60_000)
+    const boot = await pool.create()
+    const bootAddr = boot.addresses()[0]!
+    // two members that found each other and are past their fast lookups: with a minute
+    // between rounds they will not query the DHT again during this test
+    const members = [await pool.create({ town: TOWN, bootstrap: [bootAddr], lookupInterval: 60_000 })]
+    members.push(await pool.create({ town: TOWN, bootstrap: [bootAddr], lookupInterval: 60_000 }))
+    await waitFor(() => members.every(m => m.directory!.members().length === 1 && (m.directory as any).rounds >= DEFAULT_FAST_LOOKUPS), 30_000, 'the members to settle')
+    const member = members[0]!
+    // the newcomer's DHT checks a new contact with one ping before adding it to its routing
+    // table, and never again while that link lasts: fail its first pings, as on a loaded machine
+    const newcomer = await pool.create({ town: TOWN, lookupInterval: 500 })
+    const ping = (newcomer.libp2p.services as any).ping
+    const realPing = ping.ping.bind(ping)
+    let failed = 0
+    ping.ping = async (...args: any[]) => {
+      if (failed < 2) { failed++; throw new Error('ping timed out (test)') }
+      return realPing(...args)
+    }
+    await newcomer.connectBootstrap([bootAddr])
+    await waitFor(() => newcomer.libp2p.getConnections(member.peerId).length > 0 &&
+      newcomer.directory!.members().map(String).includes(member.peerId.toString()), 40_000,
+    'the newcomer to find the member through the DHT')
+    expect(failed).to.be.greaterThan(0)
   })
 
   it('keeps its PeerId across a restart with the same data dir', async () => {

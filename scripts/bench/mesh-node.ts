@@ -12,6 +12,7 @@ import path from 'node:path'
 import { emit, onCommands, parseArgs } from './lib/child.js'
 import { closedLoop } from './lib/closed-loop.js'
 import { nowMs } from './lib/stats.js'
+import type { MeshPeer } from '../../src/node/peer.js'
 
 const processStart = performance.timeOrigin
 const mainAt = nowMs()
@@ -224,7 +225,7 @@ async function runVillagers (): Promise<void> {
         break
       }
       case 'gossip-stats':
-        emit({ ev: 'gossip-stats', peers: peers.map(p => ({ name: p.name, topics: (p.peer as any).benchGossip, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length })) })
+        emit({ ev: 'gossip-stats', peers: peers.map(p => ({ name: p.name, topics: (p.peer as any).benchGossip, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, dir: directoryStatus(p.peer) })) })
         break
       case 'reset-phases':
         for (const p of peers) { const ph = (p as any).phases as Record<string, number[]>; for (const k of Object.keys(ph)) ph[k] = [] }
@@ -234,12 +235,14 @@ async function runVillagers (): Promise<void> {
         for (const p of peers) p.acting = false
         emit({ ev: 'halted' })
         break
-      case 'status':
+      case 'status': {
+        const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
         emit({
           ev: 'status',
-          peers: peers.map(p => ({ name: p.name, view: p.lastView, member: p.node.villager.clock?.isMember() ?? false, at: idx(p.node.villager.clock?.time() ?? { day: 0, period: 'morning' }), conns: p.peer.libp2p.getConnections().length }))
+          peers: peers.map(p => ({ name: p.name, view: p.lastView, member: p.node.villager.clock?.isMember() ?? false, at: idx(p.node.villager.clock?.time() ?? { day: 0, period: 'morning' }), conns: p.peer.libp2p.getConnections().length, dir: dirs[peers.indexOf(p)] }))
         })
         break
+      }
       case 'endow': {
         for (const p of peers) {
           await p.node.villager.transact((v) => ({ villager: { ...v, coins: v.coins + Number(cmd.coins ?? 0), items: { ...v.items, seed: v.items.seed + Number(cmd.seed ?? 0) } }, result: undefined }))
@@ -293,4 +296,18 @@ async function runVillagers (): Promise<void> {
       new Promise(resolve => setTimeout(resolve, 2_000))
     ])
   })
+}
+
+/** Diagnostics of a villager's town directory and DHT, for form-probe. */
+async function directoryStatus (peer: MeshPeer): Promise<{ rounds: number, known: number, table: number, unidentified: number }> {
+  const dir = peer.directory as any
+  const dht = (peer.libp2p.services as any).dht
+  // connected peers whose protocols we never learnt (identify failed or has not run)
+  // (only for a peer with few links: the peer store is slow to read while a town forms)
+  let unidentified = 0
+  for (const id of peer.libp2p.getPeers().length > 3 ? [] : peer.libp2p.getPeers()) {
+    const known = await peer.libp2p.peerStore.get(id).catch(() => undefined)
+    if (known == null || known.protocols.length === 0) unidentified++
+  }
+  return { rounds: dir?.rounds ?? 0, known: dir?.known?.size ?? 0, table: dht?.routingTable?.size ?? -1, unidentified }
 }

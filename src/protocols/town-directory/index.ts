@@ -4,7 +4,7 @@
  * looks up the other providers, dialling those it is not connected to. A peer
  * told only a bootstrap address thus finds every member of its town.
  */
-import type { ComponentLogger, ContentRouting, PeerId, PeerStore, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Connection, ContentRouting, PeerId, PeerStore, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import { TownDirectory } from './town-directory.js'
 
@@ -31,6 +31,8 @@ export interface TownDirectoryComponents {
   peerStore: PeerStore
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
+  /** libp2p's identify service, to identify a link again when the DHT has no peers (see TownDirectory) */
+  identify?: { identify: (connection: Connection, options?: AbortOptions) => Promise<unknown> }
 }
 
 export interface TownDirectoryEvents {

@@ -1,4 +1,4 @@
-import { serviceCapabilities, type Logger, type PeerId, type Startable } from '@libp2p/interface'
+import { serviceCapabilities, type Connection, type Logger, type PeerId, type Startable } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -28,6 +28,8 @@ export async function townKey (town: string): Promise<CID> {
 const ROUND_TIMEOUT_MS = 10_000
 /** Once announced, announce again every this many rounds (the DHT record would expire otherwise). */
 const REANNOUNCE_EVERY_ROUNDS = 12
+/** How often one link is identified again while lookups find no one. */
+const MAX_IDENTIFY_TRIES = 3
 
 export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implements TownDirectoryService, Startable {
   readonly town: string
@@ -148,11 +150,13 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
       // expected while the routing table is still empty: the next round tries again
       this.log('announce failed - %s', err.message)
     }
+    let found = 0
     try {
-      await this.lookup(key, signal)
+      found = await this.lookup(key, signal)
     } catch (err: any) {
       this.log('lookup failed - %s', err.message)
     }
+    if (found === 0 && this.rounds >= this.fastLookups) this.identifyLinksAgain()
     if (settled && !force) {
       this.queryGap = this.known.size > knownBefore || newlyLost
         ? this.queryEveryRounds
@@ -160,11 +164,38 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
     }
   }
 
-  private async lookup (key: CID, signal: AbortSignal): Promise<void> {
+  /**
+   * The DHT adds a peer to its routing table when identify reports its protocols on a
+   * new link, after one ping; if that ping fails (a loaded machine, or another ping
+   * on the same link: the ping service allows one at a time) the peer is never added
+   * while the link lasts. A villager linked only to its bootstrap peer then had an
+   * empty table and found no one for minutes. Identifying the link again makes the
+   * DHT try once more; a few tries per link, only while lookups find nobody.
+   */
+  private identifyLinksAgain (): void {
+    const identify = this.components.identify
+    if (identify == null) return
+    for (const connection of this.components.connectionManager.getConnections()) {
+      const tries = this.identifyTries.get(connection) ?? 0
+      if (tries >= MAX_IDENTIFY_TRIES || connection.status !== 'open') continue
+      this.identifyTries.set(connection, tries + 1)
+      this.log('lookup found no one: identifying %p again so the DHT can add it', connection.remotePeer)
+      identify.identify(connection, { signal: AbortSignal.timeout(ROUND_TIMEOUT_MS) }).catch((err: any) => {
+        this.log('identify of %p failed - %s', connection.remotePeer, err.message)
+      })
+    }
+  }
+
+  private readonly identifyTries = new WeakMap<Connection, number>()
+
+  /** Resolves with the number of other members the DHT returned. */
+  private async lookup (key: CID, signal: AbortSignal): Promise<number> {
     const self = this.components.peerId
     let dials = 0
+    let found = 0
     for await (const provider of this.components.contentRouting.findProviders(key, { signal })) {
       if (provider.id.equals(self)) continue
+      found++
       const id = provider.id.toString()
       if (!this.known.has(id)) {
         this.known.set(id, provider.id)
@@ -180,5 +211,6 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
         this.log('could not dial town member %p - %s', provider.id, err.message)
       })
     }
+    return found
   }
 }
