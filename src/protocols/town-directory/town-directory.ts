@@ -30,6 +30,7 @@ const ROUND_TIMEOUT_MS = 10_000
 const REANNOUNCE_EVERY_ROUNDS = 12
 /** How often one link is identified again while lookups find no one. */
 const MAX_IDENTIFY_TRIES = 3
+const IDENTIFY_LINKS_PER_ROUND = 2
 
 export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implements TownDirectoryService, Startable {
   readonly town: string
@@ -170,15 +171,20 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
    * on the same link: the ping service allows one at a time) the peer is never added
    * while the link lasts. A villager linked only to its bootstrap peer then had an
    * empty table and found no one for minutes. Identifying the link again makes the
-   * DHT try once more; a few tries per link, only while lookups find nobody.
+   * DHT try once more: two links per round, a few tries each, only while lookups
+   * find nobody (each identify also tells the other topologies of the link again).
    */
   private identifyLinksAgain (): void {
     const identify = this.components.identify
     if (identify == null) return
-    for (const connection of this.components.connectionManager.getConnections()) {
-      const tries = this.identifyTries.get(connection) ?? 0
-      if (tries >= MAX_IDENTIFY_TRIES || connection.status !== 'open') continue
-      this.identifyTries.set(connection, tries + 1)
+    // one DHT peer in the table is enough for a lookup to reach the rest (and every peer
+    // that answers is added): a couple of links per round, least tried first
+    const links = this.components.connectionManager.getConnections()
+      .filter(c => c.status === 'open' && (this.identifyTries.get(c) ?? 0) < MAX_IDENTIFY_TRIES)
+      .sort((a, b) => (this.identifyTries.get(a) ?? 0) - (this.identifyTries.get(b) ?? 0))
+      .slice(0, IDENTIFY_LINKS_PER_ROUND)
+    for (const connection of links) {
+      this.identifyTries.set(connection, (this.identifyTries.get(connection) ?? 0) + 1)
       this.log('lookup found no one: identifying %p again so the DHT can add it', connection.remotePeer)
       identify.identify(connection, { signal: AbortSignal.timeout(ROUND_TIMEOUT_MS) }).catch((err: any) => {
         this.log('identify of %p failed - %s', connection.remotePeer, err.message)
