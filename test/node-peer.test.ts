@@ -5,7 +5,7 @@ import path from 'node:path'
 import { DataDirLockedError, InvalidMultiaddrError, UnreadableKeyError } from '../src/node/errors.js'
 import type { MeshPeer } from '../src/node/peer.js'
 import { clockTopic } from '../src/protocols/topics.js'
-import { DEFAULT_FAST_LOOKUPS } from '../src/protocols/town-directory/index.js'
+import { DEFAULT_FAST_LOOKUPS, DEFAULT_MAX_QUERY_EVERY_ROUNDS, DEFAULT_QUERY_EVERY_ROUNDS } from '../src/protocols/town-directory/index.js'
 import { PeerPool, waitFor } from './helpers/peers.js'
 
 const TOWN = 'testville'
@@ -47,18 +47,18 @@ describe('peer runtime', function () {
     const findProviders = routing.findProviders.bind(routing)
     routing.findProviders = (...args: any[]) => { queryRounds.push(watched.rounds); return findProviders(...args) }
     const gaps = (): number[] => queryRounds.slice(1).map((r, i) => r - queryRounds[i]!)
-    await waitFor(() => watched.members().length === 2 && gaps().filter(g => g >= 48).length >= 2, 45_000,
+    await waitFor(() => watched.members().length === 2 && gaps().filter(g => g >= 96).length >= 2, 45_000,
       'the gap between queries of a settled town to grow to its bound')
-    // doubling from 6 rounds up to the 60-round bound, never shrinking while nothing changes
+    // doubling from 24 rounds up to the 120-round bound, never shrinking while nothing changes
     const settled = gaps().filter(g => g > 1)
-    expect(settled.slice(0, 4)).to.deep.equal([6, 12, 24, 48])
-    expect(settled.slice(4).every(g => g === 60)).to.equal(true)
+    expect(settled.slice(0, 3)).to.deep.equal([DEFAULT_QUERY_EVERY_ROUNDS, 48, 96])
+    expect(settled.slice(3).every(g => g === DEFAULT_MAX_QUERY_EVERY_ROUNDS)).to.equal(true)
     const before = queryRounds.length
     const lostAt = watched.rounds
     await pool.stop(peers[2]!)
     await waitFor(() => queryRounds.length > before, 20_000, 'a query after the member was lost')
-    // the loss brings the gap back to 6 rounds (the bound was 60)
-    expect(queryRounds[before]! - lostAt).to.be.at.most(7)
+    // the loss brings the gap back to 24 rounds (the bound was 120)
+    expect(queryRounds[before]! - lostAt).to.be.at.most(DEFAULT_QUERY_EVERY_ROUNDS + 1)
   })
 
   it('a peer whose DHT dropped its only link (a failed first ping) still finds its town', async function () {

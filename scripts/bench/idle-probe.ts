@@ -17,11 +17,13 @@ try {
     const a = await Promise.all(town.children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30000)))
     const cpu = a.reduce((s, m, i) => s + m.cpu.user + m.cpu.system - b[i]!.cpu.user - b[i]!.cpu.system, 0) / 1e3
     const g = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
-    const cur: Record<string, number> = { ...g.peers[0].net.streams }
+    const cur: Record<string, number> = { ...g.peers[0].net.streams, 'links opened': g.peers[0].net.opened, 'links closed': g.peers[0].net.closed }
     for (const [t, v] of Object.entries(g.peers[0].topics as Record<string, { n: number }>)) cur[t] = v.n
     const delta = Object.fromEntries(Object.entries(cur).map(([k, v]) => [k, v - (prev[k] ?? 0)]).filter(([, v]) => v !== 0))
     prev = cur
+    const per = a.map((m, i) => ({ i, ms: (m.cpu.user + m.cpu.system - b[i]!.cpu.user - b[i]!.cpu.system) / 1e3 })).sort((x, y) => y.ms - x.ms)
     console.log(`window ${w}: ${(cpu / (Date.now() - t0)).toFixed(2)} cores; v0 in 5 s: ${JSON.stringify(delta)}`)
+    console.log(`  busiest: ${per.slice(0, 5).map(x => `${town.children[x.i]!.name} ${x.ms.toFixed(0)} ms`).join(', ')}; quietest: ${per.slice(-3).map(x => `${town.children[x.i]!.name} ${x.ms.toFixed(0)} ms`).join(', ')}`)
   }
   const c = town.children[0]!
   const g0 = await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)

@@ -224,9 +224,11 @@ async function runVillagers (): Promise<void> {
         }
         break
       }
-      case 'gossip-stats':
-        emit({ ev: 'gossip-stats', peers: peers.map(p => ({ name: p.name, topics: (p.peer as any).benchGossip, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, dir: directoryStatus(p.peer) })) })
+      case 'gossip-stats': {
+        const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
+        emit({ ev: 'gossip-stats', peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, dir: dirs[i] })) })
         break
+      }
       case 'reset-phases':
         for (const p of peers) { const ph = (p as any).phases as Record<string, number[]>; for (const k of Object.keys(ph)) ph[k] = [] }
         emit({ ev: 'phases-reset' })

@@ -9,7 +9,7 @@
  *         createPeer's thin mesh (2): what mesh forwarding costs and buys.
  *
  *   quietdir  Diagnostic: the town directory stops querying the DHT after its fast rounds
- *         (it backs off to one query in 5 min while nothing changes; this is the limit).
+ *         (it backs off to one query in 10 min while nothing changes; this is the limit).
  *
  *   nostatus  Diagnostic, not a proposal: stop the villager's town-status publisher
  *         (src/protocols/town-status), to see what its notices cost the town.

@@ -26,8 +26,14 @@ export async function townKey (town: string): Promise<CID> {
 
 /** A round may not outlive this: a DHT query that hangs must not stall discovery. */
 const ROUND_TIMEOUT_MS = 10_000
-/** Once announced, announce again every this many rounds (the DHT record would expire otherwise). */
-const REANNOUNCE_EVERY_ROUNDS = 12
+/**
+ * Once announced, announce again every this many rounds (10 min at the default
+ * interval). A provider record lives 48 h and kad-dht re-provides it on its own;
+ * announcing again only places it on peers that joined closer to the key since. An
+ * announce is a whole closest-peers query plus a record written at 20 peers: every
+ * minute, as before, it was most of a settled town of 25's DHT work.
+ */
+const REANNOUNCE_EVERY_ROUNDS = 120
 /** How often one link is identified again while lookups find no one. */
 const MAX_IDENTIFY_TRIES = 3
 const IDENTIFY_LINKS_PER_ROUND = 2
