@@ -115,13 +115,19 @@ export async function spawnBaselineVillager (town: Town, name: string, o: Pick<B
 /** Every villager sees all `n` members (Meshtown: its clock view; baseline: the coordinator's list). */
 export async function waitFormed (town: Town, timeoutMs: number, n = town.n): Promise<void> {
   const deadline = Date.now() + timeoutMs
+  let last: Array<{ view: number, member: boolean }> = []
   while (Date.now() < deadline) {
-    const statuses = await Promise.all(town.children.filter(c => c.alive).map(async c => c.ask({ cmd: 'status' }, 'status', 30_000)))
+    // a process of a forming town of 50 on 2 cores can take over 30 s to answer
+    const statuses = await Promise.all(town.children.filter(c => c.alive).map(async c => c.ask({ cmd: 'status' }, 'status', 120_000)))
     const peers = statuses.flatMap(s => s.peers as Array<{ view: number, member: boolean }>)
     if (peers.length >= n && peers.every(p => p.view === n && p.member)) return
+    last = peers
     await sleep(250)
   }
-  throw new Error(`${town.kind}: town of ${n} not formed within ${timeoutMs} ms`)
+  const views = new Map<number, number>()
+  for (const p of last) views.set(p.view, (views.get(p.view) ?? 0) + 1)
+  const seen = [...views].sort((a, b) => a[0] - b[0]).map(([view, count]) => `${count} saw ${view}`).join(', ')
+  throw new Error(`${town.kind}: town of ${n} not formed within ${timeoutMs} ms (members seen: ${seen})`)
 }
 
 /**
