@@ -6,9 +6,9 @@
  */
 import path from 'node:path'
 import { Child, sleep } from './lib/child.js'
-import { median, nowMs, quantile, spread, type Spread } from './lib/stats.js'
+import { median, nowMs, quantile, spread, sum, type Spread } from './lib/stats.js'
 import {
-  currentIndex, runPeriods, settle, spawnBaselineVillager, spawnMeshVillagers, startBaselineTown, startMeshTown, stopTown, waitFormed,
+  cpuMsByChild, currentIndex, runPeriods, settle, spawnBaselineVillager, spawnMeshVillagers, startBaselineTown, startMeshTown, stopTown, waitFormed,
   type BarrierRun, type ProcessReport, type Town, type TownKind
 } from './lib/towns.js'
 
@@ -101,8 +101,7 @@ async function measureTown (town: Town, kind: TownKind, variant: string, periods
 }
 
 export async function idleCpu (town: Town, ms: number): Promise<number> {
-  const cpu = async (): Promise<number> => (await Promise.all(town.children.filter(c => c.alive).map(async c => c.ask({ cmd: 'mem' }, 'mem', 30_000))))
-    .reduce((s, m) => s + m.cpu.user + m.cpu.system, 0) / 1000
+  const cpu = async (): Promise<number> => sum(await cpuMsByChild(town.children.filter(c => c.alive)))
   const c0 = await cpu()
   const t0 = nowMs()
   await sleep(ms)

@@ -3,7 +3,8 @@
  * links per peer and the town's CPU, until every villager sees all N members.
  *   npx tsx scripts/bench/form-probe.ts 25 [patch]
  */
-import { startMeshTown, stopTown } from './lib/towns.js'
+import { cpuMsByChild, cpuMsSince, startMeshTown, stopTown } from './lib/towns.js'
+import { countsOf, sum } from './lib/stats.js'
 import { prepareBundles, sleep } from './lib/child.js'
 
 const n = Number(process.argv[2] ?? 25)
@@ -13,22 +14,17 @@ await prepareBundles(['mesh-node.ts'])
 const t0 = Date.now()
 const town = await startMeshTown({ n, patch })
 console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: all ${n} processes started`)
-const histogram = (xs: number[]): string => {
-  const counts = new Map<number, number>()
-  for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1)
-  return [...counts].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}x${v}`).join(' ')
-}
+const histogram = (xs: number[]): string => countsOf(xs).map(([k, v]) => `${k}x${v}`).join(' ')
 try {
-  let cpuBefore = await Promise.all(town.children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30_000)))
+  let cpuBefore = await cpuMsByChild(town.children)
   let at = Date.now()
   while (Date.now() - t0 < limitMs) {
     await sleep(5_000)
     const statuses = await Promise.all(town.children.map(async c => c.ask({ cmd: 'status' }, 'status', 30_000)))
     const peers = statuses.flatMap(s => s.peers as Array<{ view: number, member: boolean, conns: number }>)
-    const mem = await Promise.all(town.children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30_000)))
-    const cpu = mem.reduce((s, m, i) => s + m.cpu.user + m.cpu.system - cpuBefore[i]!.cpu.user - cpuBefore[i]!.cpu.system, 0) / 1e3
-    const cores = cpu / (Date.now() - at)
-    cpuBefore = mem
+    const cpuNow = await cpuMsByChild(town.children)
+    const cores = sum(cpuMsSince(cpuBefore, cpuNow)) / (Date.now() - at)
+    cpuBefore = cpuNow
     at = Date.now()
     for (const p of peers as any[]) if (p.view < n - 1) console.log(`  ${p.name}: view ${p.view}, ${p.conns} links, directory ${JSON.stringify(p.dir)}`)
     console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: views ${histogram(peers.map(p => p.view))}; links ${histogram(peers.map(p => p.conns))}; members ${peers.filter(p => p.member).length}; ${cores.toFixed(2)} cores`)

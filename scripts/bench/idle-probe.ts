@@ -1,5 +1,6 @@
 import path from 'node:path'
-import { startMeshTown, waitFormed, stopTown } from './lib/towns.js'
+import { cpuMsByChild, cpuMsSince, startMeshTown, waitFormed, stopTown } from './lib/towns.js'
+import { sum } from './lib/stats.js'
 import { sleep } from './lib/child.js'
 import { prepareBundles } from './lib/child.js'
 import { summarize, formatSummary } from './profile-summary.js'
@@ -11,30 +12,29 @@ try {
   await waitFormed(town, 120_000)
   let prev: Record<string, number> = {}
   for (let w = 0; w < Number(process.env.WINDOWS ?? 4); w++) {
-    const b = await Promise.all(town.children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30000)))
+    const b = await cpuMsByChild(town.children)
     const t0 = Date.now()
     await sleep(5000)
-    const a = await Promise.all(town.children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30000)))
-    const cpu = a.reduce((s, m, i) => s + m.cpu.user + m.cpu.system - b[i]!.cpu.user - b[i]!.cpu.system, 0) / 1e3
+    const byChild = cpuMsSince(b, await cpuMsByChild(town.children))
+    const cpu = sum(byChild)
     const g = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
     const cur: Record<string, number> = { ...g.peers[0].net.streams, 'links opened': g.peers[0].net.opened, 'links closed': g.peers[0].net.closed }
     for (const [t, v] of Object.entries(g.peers[0].topics as Record<string, { n: number }>)) cur[t] = v.n
     const delta = Object.fromEntries(Object.entries(cur).map(([k, v]) => [k, v - (prev[k] ?? 0)]).filter(([, v]) => v !== 0))
     prev = cur
-    const per = a.map((m, i) => ({ i, ms: (m.cpu.user + m.cpu.system - b[i]!.cpu.user - b[i]!.cpu.system) / 1e3 })).sort((x, y) => y.ms - x.ms)
+    const per = byChild.map((ms, i) => ({ i, ms })).sort((x, y) => y.ms - x.ms)
     console.log(`window ${w}: ${(cpu / (Date.now() - t0)).toFixed(2)} cores; v0 in 5 s: ${JSON.stringify(delta)}`)
     console.log(`  busiest: ${per.slice(0, 5).map(x => `${town.children[x.i]!.name} ${x.ms.toFixed(0)} ms`).join(', ')}; quietest: ${per.slice(-3).map(x => `${town.children[x.i]!.name} ${x.ms.toFixed(0)} ms`).join(', ')}`)
   }
   const c = town.children[0]!
   const g0 = await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
   console.log(JSON.stringify(g0.peers[0]))
-  const before = await Promise.all(town.children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30000)))
+  const before = await cpuMsByChild(town.children)
   await c.ask({ cmd: 'prof-start' }, 'prof-started', 30000)
   await sleep(5000)
   const file = path.resolve('.scratch/idle.cpuprofile')
   await c.ask({ cmd: 'prof-stop', file }, 'prof-stopped', 30000)
-  const after = await Promise.all(town.children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30000)))
-  const cpu = after.reduce((s, m, i) => s + m.cpu.user + m.cpu.system - before[i]!.cpu.user - before[i]!.cpu.system, 0) / 1e3
+  const cpu = sum(cpuMsSince(before, await cpuMsByChild(town.children)))
   console.log(`idle CPU all villagers over ~5s: ${cpu.toFixed(0)} ms`)
   const g = await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
   console.log(JSON.stringify(g.peers[0]))

@@ -241,7 +241,7 @@ async function runVillagers (): Promise<void> {
         const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
         emit({
           ev: 'status',
-          peers: peers.map(p => ({ name: p.name, view: p.lastView, member: p.node.villager.clock?.isMember() ?? false, at: idx(p.node.villager.clock?.time() ?? { day: 0, period: 'morning' }), conns: p.peer.libp2p.getConnections().length, dir: dirs[peers.indexOf(p)] }))
+          peers: peers.map((p, i) => ({ name: p.name, view: p.lastView, member: p.node.villager.clock?.isMember() ?? false, at: idx(p.node.villager.clock?.time() ?? { day: 0, period: 'morning' }), conns: p.peer.libp2p.getConnections().length, dir: dirs[i] }))
         })
         break
       }

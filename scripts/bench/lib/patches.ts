@@ -17,7 +17,7 @@
 import type { ClockService } from '../../../src/protocols/clock/clock-service.js'
 import type { MeshPeer } from '../../../src/node/peer.js'
 
-export async function applyPatch (name: string, clock: ClockService, peer: MeshPeer): Promise<void> {
+export async function applyPatch (name: string, _clock: ClockService, peer: MeshPeer): Promise<void> {
   switch (name) {
     case 'quietdir':
       // diagnostic: once past its fast rounds, the town directory never queries the DHT again

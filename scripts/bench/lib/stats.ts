@@ -51,3 +51,14 @@ export function fmtSpread (s: Spread, unit = ''): string {
 export function nowMs (): number {
   return performance.timeOrigin + performance.now()
 }
+
+export function sum (values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0)
+}
+
+/** How often each value occurs, by value. */
+export function countsOf (values: readonly number[]): Array<[value: number, count: number]> {
+  const counts = new Map<number, number>()
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1)
+  return [...counts].sort((a, b) => a[0] - b[0])
+}

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Child, sleep, stopAll, type ChildEvent } from './child.js'
-import { nowMs, quantile } from './stats.js'
+import { countsOf, nowMs, quantile, sum } from './stats.js'
 
 export type TownKind = 'meshtown' | 'baseline-poll' | 'baseline-longpoll'
 
@@ -124,10 +124,19 @@ export async function waitFormed (town: Town, timeoutMs: number, n = town.n): Pr
     last = peers
     await sleep(250)
   }
-  const views = new Map<number, number>()
-  for (const p of last) views.set(p.view, (views.get(p.view) ?? 0) + 1)
-  const seen = [...views].sort((a, b) => a[0] - b[0]).map(([view, count]) => `${count} saw ${view}`).join(', ')
+  const seen = countsOf(last.map(p => p.view)).map(([view, count]) => `${count} saw ${view}`).join(', ')
   throw new Error(`${town.kind}: town of ${n} not formed within ${timeoutMs} ms (members seen: ${seen})`)
+}
+
+/** CPU time (user + system, in ms) each of these processes has used so far. */
+export async function cpuMsByChild (children: Child[]): Promise<number[]> {
+  const mems = await Promise.all(children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30_000)))
+  return mems.map(m => m.cpu == null ? 0 : (m.cpu.user + m.cpu.system) / 1000)
+}
+
+/** Per process, what `after` adds to `before` (two readings of cpuMsByChild). */
+export function cpuMsSince (before: number[], after: number[]): number[] {
+  return after.map((ms, i) => ms - (before[i] ?? 0))
 }
 
 /**
@@ -136,8 +145,7 @@ export async function waitFormed (town: Town, timeoutMs: number, n = town.n): Pr
  * than `maxCores` over a 2 s window, or `timeoutMs` passed. Returns the last window's cores.
  */
 export async function settle (town: Town, maxCores = Math.max(0.3, 0.04 * town.n), timeoutMs = 60_000): Promise<number> {
-  const cpu = async (): Promise<number> => (await Promise.all(town.children.filter(c => c.alive).map(async c => c.ask({ cmd: 'mem' }, 'mem', 30_000))))
-    .reduce((sum, m) => sum + (m.cpu == null ? 0 : m.cpu.user + m.cpu.system), 0) / 1000
+  const cpu = async (): Promise<number> => sum(await cpuMsByChild(town.children.filter(c => c.alive)))
   const deadline = nowMs() + timeoutMs
   let cores = Infinity
   while (nowMs() < deadline) {
