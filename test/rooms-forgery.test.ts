@@ -104,7 +104,7 @@ describe('rooms: forged, malformed and misrouted messages change nothing', funct
       [...attacked.agents.values()].reduce((n, a) => n + a.network.stats.dropped[reason], 0)
     // every agent but the sender hears each gossip attempt once
     await waitFor(() => dropped('malformed') >= 2 * 5 && dropped('forged') >= 5 + 4 + 5 + 1 && dropped('oversized') >= 5 && dropped('misrouted') >= 5 + 1,
-      10_000, 'every agent to drop every bad message')
+      10_000, () => `every agent to drop every bad message; dropped so far: ${JSON.stringify(Object.fromEntries((['malformed', 'forged', 'oversized', 'misrouted'] as const).map(r => [r, dropped(r)])))}`)
     release()
     await attacked.whenEnded()
     expect(seen(attacked)).to.deep.equal(expected)
