@@ -28,6 +28,37 @@ describe('town barrier under partitions (real peers, gater)', function () {
   let town: TestTown
   afterEach(async () => { await town?.stop() })
 
+  it('a founder learnt from a snapshot, never heard itself, gets the whole eviction timeout from then', async () => {
+    const evictAfterMs = 1_500
+    town = await new TestTown().start({ evictAfterMs, villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }] })
+    await town.waitForMembers(['ann', 'ben'])
+    const ann = town.get('ann')
+    const annClock = ann.service.clock!
+    // ann's period (the town is still forming) began longer ago than the timeout
+    const startedBy = Date.now()
+    await waitFor(() => Date.now() - startedBy > evictAfterMs + 200, 10_000, 'the forming period outlasts the timeout')
+    const learntAt = new Map<string, number>()
+    const onChange = (): void => {
+      for (const id of Object.keys(annClock.state?.view ?? {})) if (!learntAt.has(id)) learntAt.set(id, Date.now())
+    }
+    annClock.addEventListener('change', onChange)
+    try {
+      // cat never publishes (its first heartbeat would be due in an hour): the others learn
+      // of it only from snapshots, at the link, and never hear from it
+      const cat = await town.addVillager('cat', 'carpenter', undefined, { republishIntervalMs: 3_600_000 })
+      const catId = cat.peer.peerId.toString()
+      const annId = ann.peer.peerId.toString()
+      await waitFor(() => annClock.state?.evicts[catId]?.[annId] != null, 20_000, 'ann evicts the silent cat')
+      const evictedAt = Date.now()
+      expect(learntAt.has(catId), 'ann learnt of cat').to.equal(true)
+      // before, ann counted cat's silence from the start of its own period and evicted it
+      // within one eviction check (250 ms) of learning of it
+      expect(evictedAt - learntAt.get(catId)!).to.be.at.least(evictAfterMs - 100)
+    } finally {
+      annClock.removeEventListener('change', onChange)
+    }
+  })
+
   it('a cut-off villager is evicted by the majority, does not advance, then catches up and rejoins', async () => {
     town = await new TestTown().start({
       evictAfterMs: 2_500,

@@ -226,7 +226,7 @@ async function runVillagers (): Promise<void> {
       }
       case 'gossip-stats': {
         const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
-        emit({ ev: 'gossip-stats', peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, dir: dirs[i] })) })
+        emit({ ev: 'gossip-stats', peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, evicts: Object.values(p.node.villager.clock?.state?.evicts ?? {}).reduce((n, e) => n + Object.keys(e).length, 0), dir: dirs[i] })) })
         break
       }
       case 'reset-phases':
@@ -241,7 +241,7 @@ async function runVillagers (): Promise<void> {
         const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
         emit({
           ev: 'status',
-          peers: peers.map((p, i) => ({ name: p.name, view: p.lastView, member: p.node.villager.clock?.isMember() ?? false, at: idx(p.node.villager.clock?.time() ?? { day: 0, period: 'morning' }), conns: p.peer.libp2p.getConnections().length, dir: dirs[i] }))
+          peers: peers.map((p, i) => ({ name: p.name, view: p.lastView, member: p.node.villager.clock?.isMember() ?? false, at: idx(p.node.villager.clock?.time() ?? { day: 0, period: 'morning' }), conns: p.peer.libp2p.getConnections().length, evicts: Object.values(p.node.villager.clock?.state?.evicts ?? {}).reduce((n, e) => n + Object.keys(e).length, 0), dir: dirs[i] }))
         })
         break
       }

@@ -53,13 +53,13 @@ export class TestTown {
     return this
   }
 
-  async addVillager (name: string, occupation: Occupation, dataDir?: string): Promise<TestVillager> {
+  async addVillager (name: string, occupation: Occupation, dataDir?: string, clock: Pick<TownOptions, 'republishIntervalMs'> = {}): Promise<TestVillager> {
     const dir = dataDir ?? await this.pool.dir()
     const peer = await this.pool.create({ dataDir: dir, town: this.town, bootstrap: [this.bootstrapAddr] })
     const node = await startVillagerNode(peer, {
       town: this.town,
       evictAfterMs: this.options.evictAfterMs,
-      republishIntervalMs: this.options.republishIntervalMs ?? 200,
+      republishIntervalMs: clock.republishIntervalMs ?? this.options.republishIntervalMs ?? 200,
       settleIntervalMs: this.options.settleIntervalMs ?? 200
     })
     const service = node.villager

@@ -3,7 +3,8 @@
  * villager processes running scripts/bench/mesh-node.ts) and a baseline town (the
  * central coordinator and baseline villager processes), driven the same way.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Child, sleep, stopAll, type ChildEvent } from './child.js'
@@ -132,6 +133,27 @@ export async function waitFormed (town: Town, timeoutMs: number, n = town.n): Pr
 export async function cpuMsByChild (children: Child[]): Promise<number[]> {
   const mems = await Promise.all(children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30_000)))
   return mems.map(m => m.cpu == null ? 0 : (m.cpu.user + m.cpu.system) / 1000)
+}
+
+/**
+ * The same as cpuMsByChild, read by the OS (/proc/<pid>/stat) instead of asked: a
+ * process too busy to answer still has its CPU counted. Linux only.
+ */
+export async function cpuMsByPid (children: Child[]): Promise<number[]> {
+  const tick = 1000 / clockTicksPerSecond()
+  return Promise.all(children.map(async c => {
+    const stat = await readFile(`/proc/${c.pid}/stat`, 'utf8').catch(() => undefined)
+    if (stat == null) return 0
+    // fields after the command name (which may hold spaces): utime and stime are the 12th and 13th
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * tick
+  }))
+}
+
+let ticks: number | undefined
+function clockTicksPerSecond (): number {
+  ticks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  return ticks
 }
 
 /** Per process, what `after` adds to `before` (two readings of cpuMsByChild). */

@@ -282,6 +282,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     if (state === before) return
     this.current = state
     this.changedAt = Date.now()
+    if (state.view !== before?.view) this.noteNewMembers(state)
     const moved = before == null || comparePeriods(state, before) !== 0
     if (moved) {
       this.periodStartedAt = Date.now()
@@ -296,6 +297,17 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       // of a period's messages; the periodic re-publish repairs what gossip lost
       this.safeDispatchEvent('advance', { detail: { from: now(before), to: now(state), completed, adopted, wasMember: isMember(before, this.self) } })
     }
+  }
+
+  /**
+   * A member is given the whole eviction timeout from the moment we learn of it. A
+   * founder learnt from a snapshot had not been heard yet, and silence was counted
+   * from the start of our period: in a town still forming, minutes before, so each
+   * newly started founder was evicted by every older one within a quarter second.
+   */
+  private noteNewMembers (state: ClockState): void {
+    const at = Date.now()
+    for (const id of Object.keys(state.view)) if (!this.lastHeard.has(id)) this.lastHeard.set(id, at)
   }
 
   /**
@@ -386,6 +398,13 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
    * are either complete (they advance, and their heartbeats of a later period make
    * the others ask them for a snapshot) or waiting for a silent member, whose
    * eviction is a change and reopens the repair window of whole sets.
+   *
+   * A town still forming gets no whole sets: each founder's heartbeat carries its own
+   * join, which is all the others need from it, and a peer whose membership differs
+   * asks for a snapshot (considerSync). While 50 processes started, the membership
+   * changed every few seconds and every peer re-published its set of every founder
+   * (and of every eviction of a silent one) each second: that storm kept a forming
+   * town of 50 on 2 cores too busy to answer, so silent, so evicted, so larger sets.
    */
   private async tick (): Promise<void> {
     if (!this.started || this.current == null) return
@@ -403,7 +422,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     // interval every vote already went out once, and re-sending N sets of N was the cost
     const stalled = at - this.periodStartedAt >= this.republishIntervalMs - slack
     const covered = at - this.repairedAt < this.republishIntervalMs
-    if (stalled && !covered && at - this.changedAt < REPAIR_WINDOW_MS) {
+    const forming = this.current.prev == null
+    if (!forming && stalled && !covered && at - this.changedAt < REPAIR_WINDOW_MS) {
       await this.publish()
     } else if (at - this.publishedAt >= this.heartbeatMs - slack) {
       await this.publish(currentStatements(this.current).filter(st => st.voter === this.self))
@@ -422,7 +442,9 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     }
     if (this.current !== state) return
     this.ingest(stmts, 'self')
-    await this.publish()
+    // only the new statements: the others hold the rest, and a running town's repair
+    // window (an eviction is a change) re-publishes whole sets where gossip lost some
+    await this.publish(stmts)
   }
 
   /** Publish statements of `state`'s period: by default all we hold for the current one. */

@@ -80,15 +80,20 @@ export function fromSnapshot (snapshot: z.infer<typeof SnapshotSchema>): ClockSt
 
 type Unsigned<S> = Omit<S, 'sig'>
 
-/** The exact bytes a statement's signature covers: every field but the signature, in a fixed order. */
-export function signingBytes (stmt: Unsigned<Statement>): Uint8Array {
+/** The exact text a statement's signature covers: every field but the signature, in a fixed order. */
+export function signingText (stmt: Unsigned<Statement>): string {
   const common = [SIGNING_DOMAIN, stmt.kind, stmt.town, stmt.day, stmt.period, stmt.voter]
   const specific = stmt.kind === 'vote'
     ? [(stmt as Unsigned<VoteStatement>).action, (stmt as Unsigned<VoteStatement>).joins.map(j => j.sig)]
     : stmt.kind === 'evict'
       ? [(stmt as Unsigned<EvictStatement>).target]
       : [(stmt as Unsigned<JoinStatement>).name, (stmt as Unsigned<JoinStatement>).occupation]
-  return new TextEncoder().encode(JSON.stringify([...common, ...specific]))
+  return JSON.stringify([...common, ...specific])
+}
+
+/** The bytes signed: signingText in UTF-8. */
+export function signingBytes (stmt: Unsigned<Statement>): Uint8Array {
+  return new TextEncoder().encode(signingText(stmt))
 }
 
 export async function sign<S extends Statement> (key: PrivateKey, stmt: Unsigned<S>): Promise<S> {
@@ -101,6 +106,7 @@ export async function sign<S extends Statement> (key: PrivateKey, stmt: Unsigned
  * statements already seen, and Ed25519 verification is the barrier's main CPU cost.
  */
 export class StatementVerifier {
+  /** Keys of good statements, least recently seen first. */
   private readonly verified = new Set<string>()
   private readonly max: number
   verifications = 0
@@ -115,30 +121,54 @@ export class StatementVerifier {
     if (stmt.kind === 'vote') {
       for (const join of stmt.joins) if (!await this.verify(join)) return false
     }
-    // the cache key covers the signed content too: a known signature pasted onto other fields is a forgery
-    const bytes = signingBytes(stmt)
-    const key = `${stmt.sig}:${new TextDecoder().decode(bytes)}`
-    if (this.verified.has(key)) return true
+    const key = cacheKey(stmt)
+    if (this.seen(key)) return true
     let ok = false
     try {
       const publicKey = peerIdFromString(stmt.voter).publicKey
       if (publicKey == null) return false
       this.verifications++
-      ok = await publicKey.verify(bytes, fromString(stmt.sig, 'base64url'))
+      ok = await publicKey.verify(signingBytes(stmt), fromString(stmt.sig, 'base64url'))
     } catch {
       return false
     }
     if (ok) {
-      if (this.verified.size >= this.max) this.verified.clear()
+      // the oldest goes, not the whole cache: clearing it all made a town of 50 check every
+      // statement of the next few sets again, right when it was busiest
+      if (this.verified.size >= this.max) this.verified.delete(this.verified.values().next().value!)
       this.verified.add(key)
     }
     return ok
   }
 
+  /**
+   * A message's statements are mostly known ones (a heartbeat's, a re-published set's):
+   * those are looked up without a signature check or an await each.
+   */
   async verifyAll (stmts: Iterable<Statement>): Promise<boolean> {
-    for (const s of stmts) if (!await this.verify(s)) return false
+    for (const s of stmts) {
+      if (this.known(s)) continue
+      if (!await this.verify(s)) return false
+    }
     return true
   }
+
+  private known (stmt: Statement): boolean {
+    if (stmt.kind === 'vote' && !stmt.joins.every(j => this.known(j))) return false
+    return this.seen(cacheKey(stmt))
+  }
+
+  /** Whether the key is cached; a hit moves it to the young end. */
+  private seen (key: string): boolean {
+    if (!this.verified.delete(key)) return false
+    this.verified.add(key)
+    return true
+  }
+}
+
+/** The cache key covers the signed content too: a known signature pasted onto other fields is a forgery. */
+function cacheKey (stmt: Statement): string {
+  return `${stmt.sig}\n${signingText(stmt)}`
 }
 
 /** Every statement a snapshot carries, for signature checks. */
