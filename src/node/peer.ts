@@ -18,6 +18,7 @@ import { parseBootstrapAddr, parseListenAddr } from './addresses.js'
 import { BootstrapUnreachableError } from './errors.js'
 import { loadOrCreatePeerKey, openDatastore } from './data-dir.js'
 import { PartitionGater } from './gater.js'
+import { PeerStoreCache } from './peer-store-cache.js'
 import { silentLogger, type Logger } from './logger.js'
 
 export const DHT_PROTOCOL = '/meshtown/kad/1.0.0'
@@ -104,10 +105,13 @@ export class MeshPeer {
   readonly town?: string
   /** Signs what this peer says beyond gossip's own signatures (votes, trade steps). */
   readonly privateKey: PrivateKey
+  /** libp2p's view of the datastore: peer records cached in memory (see PeerStoreCache). */
+  readonly peerStoreCache: PeerStoreCache
   private stopped = false
 
-  constructor (libp2p: MeshLibp2p, privateKey: PrivateKey, datastore: LevelDatastore, gater: PartitionGater, log: Logger, dataDir: string, town?: string) {
+  constructor (libp2p: MeshLibp2p, privateKey: PrivateKey, datastore: LevelDatastore, peerStoreCache: PeerStoreCache, gater: PartitionGater, log: Logger, dataDir: string, town?: string) {
     this.libp2p = libp2p
+    this.peerStoreCache = peerStoreCache
     this.privateKey = privateKey
     this.datastore = datastore
     this.gater = gater
@@ -198,6 +202,7 @@ export class MeshPeer {
     if (this.stopped) return
     this.stopped = true
     await this.libp2p.stop()
+    await this.peerStoreCache.flush().catch((err: any) => { this.log.warn(`peer store: last records not written: ${err.message}`) })
     await this.datastore.close()
   }
 }
@@ -215,6 +220,7 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
     throw err
   }
   const gater = new PartitionGater()
+  const peerStoreCache = new PeerStoreCache(datastore)
   const services: Record<string, any> = {
     identify: identify(),
     // services registered after start (merchant, rooms) reach already-connected peers
@@ -252,7 +258,7 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
   try {
     libp2p = await createLibp2p({
       privateKey,
-      datastore,
+      datastore: peerStoreCache,
       addresses: { listen },
       transports: [tcp()],
       connectionEncrypters: [noise()],
@@ -283,7 +289,7 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
     await datastore.close()
     throw err
   }
-  const peer = new MeshPeer(libp2p, privateKey, datastore, gater, log, options.dataDir, options.town)
+  const peer = new MeshPeer(libp2p, privateKey, datastore, peerStoreCache, gater, log, options.dataDir, options.town)
   try {
     await libp2p.start()
   } catch (err) {
