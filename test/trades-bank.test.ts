@@ -149,9 +149,10 @@ describe('bank test: random concurrent trades with crashes and partitions', func
     expect(end.coins).to.equal(start.coins)
     for (const item of ITEMS) expect(end.items[item], item).to.equal(start.items[item])
     // floors that show the run was not vacuous, not rates: how many proposals find their target
-    // up depends on the chaos's timing against the machine's load (alone ~78 % here, ~58 % in the full suite)
+    // up depends on the chaos's timing against the machine's load (alone ~78 % here, ~58 % in the full suite);
+    // committed: 37 % alone, 19.5 % once in a full suite run: a floor of 10 % (200 trades) still shows it ran
     expect(proposed).to.be.greaterThan(TOTAL * 0.4)
-    expect(committed.length).to.be.greaterThan(TOTAL * 0.2)
+    expect(committed.length).to.be.greaterThan(TOTAL * 0.1)
     console.log(`      ${started} trades attempted, ${proposed} proposed, ${committed.length} committed; ${all.length / 2 | 0} journal pairs`)
   })
 })

@@ -7,7 +7,7 @@
  */
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { cpuMsByPid, cpuMsSince, startMeshTown, stopTown } from './lib/towns.js'
+import { cpuMsByChild, cpuMsSince, startMeshTown, stopTown } from './lib/towns.js'
 import { countsOf, sum } from './lib/stats.js'
 import { prepareBundles, sleep } from './lib/child.js'
 
@@ -29,7 +29,7 @@ console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: all ${n} processes star
 const histogram = (xs: number[]): string => countsOf(xs).map(([k, v]) => `${k}x${v}`).join(' ')
 try {
   const procs = [town.infra, ...town.children]
-  let cpuBefore = await cpuMsByPid(procs)
+  let cpuBefore = await cpuMsByChild(procs)
   let at = Date.now()
   while (Date.now() - t0 < limitMs) {
     await sleep(5_000)
@@ -37,7 +37,7 @@ try {
     const silent = town.children.filter((_, i) => statuses[i] == null).map(c => c.name)
     if (silent.length > 0) console.log(`  no status within 10 s: ${silent.join(' ')}`)
     const peers = statuses.flatMap(s => (s?.peers ?? []) as Array<{ view: number, member: boolean, conns: number }>)
-    const cpuNow = await cpuMsByPid(procs)
+    const cpuNow = await cpuMsByChild(procs)
     const used = cpuMsSince(cpuBefore, cpuNow)
     const cores = sum(used) / (Date.now() - at)
     const busiest = used.map((ms, i) => ({ ms, name: procs[i]!.name })).sort((a, b) => b.ms - a.ms).slice(0, 5)

@@ -130,20 +130,20 @@ export async function waitFormed (town: Town, timeoutMs: number, n = town.n): Pr
 }
 
 /** CPU time (user + system, in ms) each of these processes has used so far. */
-export async function cpuMsByChild (children: Child[]): Promise<number[]> {
-  const mems = await Promise.all(children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30_000)))
-  return mems.map(m => m.cpu == null ? 0 : (m.cpu.user + m.cpu.system) / 1000)
-}
-
 /**
- * The same as cpuMsByChild, read by the OS (/proc/<pid>/stat) instead of asked: a
- * process too busy to answer still has its CPU counted. Linux only.
+ * CPU ms each process has used so far, read by the OS (/proc/<pid>/stat) so that a
+ * process too busy to answer (a forming town of 50 on 2 cores) still has its CPU
+ * counted; asked of the process where /proc is not there.
  */
-export async function cpuMsByPid (children: Child[]): Promise<number[]> {
+export async function cpuMsByChild (children: Child[]): Promise<number[]> {
   const tick = 1000 / clockTicksPerSecond()
   return Promise.all(children.map(async c => {
     const stat = await readFile(`/proc/${c.pid}/stat`, 'utf8').catch(() => undefined)
-    if (stat == null) return 0
+    if (stat == null) {
+      if (!c.alive) return 0
+      const m = await c.ask({ cmd: 'mem' }, 'mem', 30_000)
+      return m.cpu == null ? 0 : (m.cpu.user + m.cpu.system) / 1000
+    }
     // fields after the command name (which may hold spaces): utime and stime are the 12th and 13th
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return (Number(fields[11]) + Number(fields[12])) * tick
@@ -152,7 +152,11 @@ export async function cpuMsByPid (children: Child[]): Promise<number[]> {
 
 let ticks: number | undefined
 function clockTicksPerSecond (): number {
-  ticks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  try {
+    ticks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    ticks = 100
+  }
   return ticks
 }
 
