@@ -154,6 +154,32 @@ describe('town barrier under partitions (real peers, gater)', function () {
     await town.waitForTime({ day: 1, period: 'noon' })
   })
 
+  it('a town still forming sends no whole sets: a newcomer becomes a founder by heartbeats and snapshots alone', async () => {
+    town = await new TestTown().start({
+      evictAfterMs: 6_000, // heartbeats every second
+      villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }]
+    })
+    await town.waitForMembers(['ann', 'ben', 'cat'])
+    const ann = town.get('ann')
+    // every clock message ann hears from the moment a fourth founder starts
+    const heard: Array<{ at: number, from: string, voters: string[] }> = []
+    ann.peer.pubsub.addEventListener('message', e => {
+      if (e.detail.topic !== clockTopic(town.town) || e.detail.type !== 'signed') return
+      const msg = decodeJson(e.detail.data) as { stmts: Array<{ voter: string }> }
+      heard.push({ at: Date.now(), from: e.detail.from.toString(), voters: msg.stmts.map(s => s.voter) })
+    })
+    await town.addVillager('dan', 'farmer')
+    await town.waitForMembers(['ann', 'ben', 'cat', 'dan'])
+    expect(town.time(ann)).to.deep.equal({ day: 1, period: 'morning' })
+    // a change reopens the repair window (3 s at a 200 ms pace): before, every peer re-sent every
+    // founder's join then; now each founder's heartbeat carries its own join, and nothing else
+    const settledAt = Date.now()
+    const others = town.villagers.filter(v => v !== ann).map(v => v.peer.peerId.toString())
+    await waitFor(() => others.every(id => heard.filter(h => h.from === id && h.at > settledAt).length >= 2), 15_000, 'two heartbeats from each of the others')
+    expect(heard.length).to.be.greaterThan(0)
+    for (const h of heard) expect(h.voters.every(v => v === h.from), `a message from ${h.from} with others' statements`).to.equal(true)
+  })
+
   it('forged, replayed and malformed votes change nothing', async () => {
     town = await new TestTown().start({
       villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }]
