@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { cpuMsByChild, cpuMsSince, startMeshTown, waitFormed, stopTown } from './lib/towns.js'
+import { cpuMsByChild, cpuMsSince, settle, startMeshTown, waitFormed, stopTown } from './lib/towns.js'
 import { sum } from './lib/stats.js'
 import { sleep } from './lib/child.js'
 import { prepareBundles } from './lib/child.js'
@@ -10,6 +10,8 @@ await prepareBundles(['mesh-node.ts'])
 const town = await startMeshTown({ n, patch })
 try {
   await waitFormed(town, 120_000)
+  // SETTLE=1: start measuring once the start-up work is over, as the barrier benchmark's idle figure does
+  if (process.env.SETTLE === '1') console.log(`settled at ${(await settle(town)).toFixed(2)} cores`)
   let prev: Record<string, number> = {}
   for (let w = 0; w < Number(process.env.WINDOWS ?? 4); w++) {
     const b = await cpuMsByChild(town.children)
