@@ -36,7 +36,7 @@ try {
     const statuses = await Promise.all(town.children.map(async c => c.ask({ cmd: 'status' }, 'status', 10_000).catch(() => undefined)))
     const silent = town.children.filter((_, i) => statuses[i] == null).map(c => c.name)
     if (silent.length > 0) console.log(`  no status within 10 s: ${silent.join(' ')}`)
-    const peers = statuses.flatMap(s => (s?.peers ?? []) as Array<{ view: number, member: boolean, conns: number }>)
+    const peers = statuses.flatMap(s => (s?.peers ?? []) as Array<{ name: string, view: number, member: boolean, conns: number, evicts: number, dir: unknown }>)
     const cpuNow = await cpuMsByChild(procs)
     const used = cpuMsSince(cpuBefore, cpuNow)
     const cores = sum(used) / (Date.now() - at)
@@ -44,8 +44,8 @@ try {
     console.log(`  busiest: ${busiest.map(b => `${b.name} ${Math.round(b.ms)} ms`).join(', ')}`)
     cpuBefore = cpuNow
     at = Date.now()
-    for (const p of peers as any[]) if (p.view < n - 1) console.log(`  ${p.name}: view ${p.view}, ${p.conns} links, directory ${JSON.stringify(p.dir)}`)
-    console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: views ${histogram(peers.map(p => p.view))}; links ${histogram(peers.map(p => p.conns))}; members ${peers.filter(p => p.member).length}; evictions held ${histogram(peers.map((p: any) => p.evicts ?? 0))}; ${cores.toFixed(2)} cores`)
+    for (const p of peers) if (p.view < n - 1) console.log(`  ${p.name}: view ${p.view}, ${p.conns} links, directory ${JSON.stringify(p.dir)}`)
+    console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: views ${histogram(peers.map(p => p.view))}; links ${histogram(peers.map(p => p.conns))}; members ${peers.filter(p => p.member).length}; evictions held ${histogram(peers.map(p => p.evicts))}; ${cores.toFixed(2)} cores`)
     if (peers.length >= n && peers.every(p => p.view === n && p.member)) { console.log('formed'); break }
   }
 } finally { await stopTown(town) }

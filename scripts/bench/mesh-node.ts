@@ -13,6 +13,7 @@ import { emit, onCommands, parseArgs } from './lib/child.js'
 import { closedLoop } from './lib/closed-loop.js'
 import { nowMs } from './lib/stats.js'
 import type { MeshPeer } from '../../src/node/peer.js'
+import type { ClockState } from '../../src/town/clock.js'
 
 const processStart = performance.timeOrigin
 const mainAt = nowMs()
@@ -226,7 +227,7 @@ async function runVillagers (): Promise<void> {
       }
       case 'gossip-stats': {
         const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
-        emit({ ev: 'gossip-stats', peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, evicts: Object.values(p.node.villager.clock?.state?.evicts ?? {}).reduce((n, e) => n + Object.keys(e).length, 0), dir: dirs[i] })) })
+        emit({ ev: 'gossip-stats', peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] })) })
         break
       }
       case 'reset-phases':
@@ -241,7 +242,7 @@ async function runVillagers (): Promise<void> {
         const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
         emit({
           ev: 'status',
-          peers: peers.map((p, i) => ({ name: p.name, view: p.lastView, member: p.node.villager.clock?.isMember() ?? false, at: idx(p.node.villager.clock?.time() ?? { day: 0, period: 'morning' }), conns: p.peer.libp2p.getConnections().length, evicts: Object.values(p.node.villager.clock?.state?.evicts ?? {}).reduce((n, e) => n + Object.keys(e).length, 0), dir: dirs[i] }))
+          peers: peers.map((p, i) => ({ name: p.name, view: p.lastView, member: p.node.villager.clock?.isMember() ?? false, at: idx(p.node.villager.clock?.time() ?? { day: 0, period: 'morning' }), conns: p.peer.libp2p.getConnections().length, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] }))
         })
         break
       }
@@ -301,6 +302,11 @@ async function runVillagers (): Promise<void> {
 }
 
 /** Diagnostics of a villager's town directory and DHT, for form-probe. */
+/** Eviction statements a peer holds for its current period (one per voter and target). */
+function evictionsHeld (state: ClockState | undefined): number {
+  return Object.values(state?.evicts ?? {}).reduce((n, byVoter) => n + Object.keys(byVoter).length, 0)
+}
+
 async function directoryStatus (peer: MeshPeer): Promise<{ rounds: number, known: number, table: number, unidentified: number }> {
   const dir = peer.directory as any
   const dht = (peer.libp2p.services as any).dht

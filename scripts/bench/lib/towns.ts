@@ -129,7 +129,6 @@ export async function waitFormed (town: Town, timeoutMs: number, n = town.n): Pr
   throw new Error(`${town.kind}: town of ${n} not formed within ${timeoutMs} ms (members seen: ${seen})`)
 }
 
-/** CPU time (user + system, in ms) each of these processes has used so far. */
 /**
  * CPU ms each process has used so far, read by the OS (/proc/<pid>/stat) so that a
  * process too busy to answer (a forming town of 50 on 2 cores) still has its CPU
