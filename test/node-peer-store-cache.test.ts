@@ -57,6 +57,21 @@ describe('peer store cache (real LevelDB)', function () {
     expect(error?.name).to.equal('NotFoundError')
   })
 
+  it('a record deleted while it was being read from disk is not kept in memory', async () => {
+    await level.put(new Key('/peers/f'), bytes('old'))
+    // the disk read of /peers/f waits until the test lets it go
+    let release!: () => void
+    const gate = new Promise<void>(resolve => { release = resolve })
+    const slow = Object.create(level) as LevelDatastore
+    slow.get = async (key, options) => { const value = await level.get(key, options); await gate; return value }
+    const cache = new PeerStoreCache(slow)
+    const reading = cache.get(new Key('/peers/f'))
+    await cache.delete(new Key('/peers/f'))
+    release()
+    await reading
+    expect(await cache.has(new Key('/peers/f'))).to.equal(false)
+  })
+
   it('a query sees records not yet written; a batch puts peer records in memory and the rest on disk', async () => {
     const cache = new PeerStoreCache(level, { flushMs: 60_000 })
     const batch = cache.batch()

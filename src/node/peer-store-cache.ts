@@ -35,6 +35,8 @@ export class PeerStoreCache extends BaseDatastore {
   /** Cached records, least recently used first. */
   private readonly records = new Map<string, Uint8Array>()
   private readonly dirty = new Set<string>()
+  /** Peer keys being read from disk, and whether a delete landed meanwhile. */
+  private readonly reading = new Map<string, { readers: number, deleted: boolean }>()
   private timer?: ReturnType<typeof setTimeout>
   private flushing: Promise<void> = Promise.resolve()
 
@@ -67,9 +69,18 @@ export class PeerStoreCache extends BaseDatastore {
       this.remember(k, cached)
       return cached
     }
-    const value = await this.inner.get(key, options)
-    // a put may have landed while the read was on its way: that one is newer
-    if (!this.records.has(k)) this.remember(k, value)
+    const read = this.reading.get(k) ?? { readers: 0, deleted: false }
+    read.readers++
+    this.reading.set(k, read)
+    let value: Uint8Array
+    try {
+      value = await this.inner.get(key, options)
+    } finally {
+      if (--read.readers === 0) this.reading.delete(k)
+    }
+    // a put that landed while the read was on its way is newer; after a delete, what
+    // was read is gone from the disk and must not come back to life in memory
+    if (!read.deleted && !this.records.has(k)) this.remember(k, value)
     return this.records.get(k) ?? value
   }
 
@@ -84,6 +95,8 @@ export class PeerStoreCache extends BaseDatastore {
     if (isPeerKey(k)) {
       this.records.delete(k)
       this.dirty.delete(k)
+      const read = this.reading.get(k)
+      if (read != null) read.deleted = true
     }
     await this.inner.delete(key, options)
   }
