@@ -1,3 +1,4 @@
+import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { expect } from 'chai'
 import { sign } from '../src/protocols/clock/codec.js'
 import { clockTopic } from '../src/protocols/topics.js'
@@ -11,6 +12,38 @@ import { TestTown, type TestVillager } from './helpers/town.js'
 async function split (a: TestVillager[], b: TestVillager[]): Promise<void> {
   for (const x of a) for (const y of b) { await x.peer.block(y.peer.peerId); await y.peer.block(x.peer.peerId) }
   await waitFor(() => a.every(x => b.every(y => x.peer.libp2p.getConnections(y.peer.peerId).length === 0)), 10_000, 'links cut')
+}
+
+interface HeardClock {
+  at: number
+  from: string
+  source: string
+  voters: string[]
+  result: TopicValidatorResult
+  /** The clock topic's subscribers the hearer knew then. */
+  subscribers: string[]
+}
+
+/**
+ * Every clock message `v` takes in (the first copy of each, as its clock sees it) and
+ * whether it let gossipsub forward it. Its clock's own topic validator, wrapped: a message
+ * every other subscriber already has is taken in but not forwarded, and never reaches
+ * the pubsub 'message' event.
+ */
+function hearClock (v: TestVillager, town: string, onHeard: (h: HeardClock) => void): void {
+  const topic = clockTopic(town)
+  const validators = v.peer.pubsub.topicValidators
+  const clockValidator = validators.get(topic)
+  if (clockValidator == null) throw new Error(`${v.name} has no clock validator`)
+  validators.set(topic, async (source, msg) => {
+    const result = await clockValidator(source, msg)
+    if (msg.type === 'signed') {
+      const m = decodeJson(msg.data) as { stmts: Array<{ voter: string }> }
+      const subscribers = v.peer.pubsub.getSubscribers(topic).map(String)
+      onHeard({ at: Date.now(), from: msg.from.toString(), source: source.toString(), voters: m.stmts.map(s => s.voter), result, subscribers })
+    }
+    return result
+  })
 }
 
 function heal (all: TestVillager[]): void {
@@ -125,12 +158,8 @@ describe('town barrier under partitions (real peers, gater)', function () {
     const [ann, ben, cat] = ['ann', 'ben', 'cat'].map(n => town.get(n))
     const benId = ben!.peer.peerId.toString()
     // every clock message cat hears, with when it came
-    const heard: Array<{ at: number, from: string, voters: string[] }> = []
-    cat!.peer.pubsub.addEventListener('message', e => {
-      if (e.detail.topic !== clockTopic(town.town) || e.detail.type !== 'signed') return
-      const msg = decodeJson(e.detail.data) as { stmts: Array<{ voter: string }> }
-      heard.push({ at: Date.now(), from: e.detail.from.toString(), voters: msg.stmts.map(s => s.voter) })
-    })
+    const heard: HeardClock[] = []
+    hearClock(cat!, town.town, h => heard.push(h))
     await ann!.service.act('idle')
     await ben!.service.act('idle')
     await waitFor(() => [ann!, ben!, cat!].every(v => v.service.clock!.tally()!.voted.length === 2), 10_000, 'both votes everywhere')
@@ -162,12 +191,8 @@ describe('town barrier under partitions (real peers, gater)', function () {
     await town.waitForMembers(['ann', 'ben', 'cat'])
     const ann = town.get('ann')
     // every clock message ann hears from the moment a fourth founder starts
-    const heard: Array<{ at: number, from: string, voters: string[] }> = []
-    ann.peer.pubsub.addEventListener('message', e => {
-      if (e.detail.topic !== clockTopic(town.town) || e.detail.type !== 'signed') return
-      const msg = decodeJson(e.detail.data) as { stmts: Array<{ voter: string }> }
-      heard.push({ at: Date.now(), from: e.detail.from.toString(), voters: msg.stmts.map(s => s.voter) })
-    })
+    const heard: HeardClock[] = []
+    hearClock(ann, town.town, h => heard.push(h))
     await town.addVillager('dan', 'farmer')
     await town.waitForMembers(['ann', 'ben', 'cat', 'dan'])
     expect(town.time(ann)).to.deep.equal({ day: 1, period: 'morning' })
@@ -178,6 +203,63 @@ describe('town barrier under partitions (real peers, gater)', function () {
     await waitFor(() => others.every(id => heard.filter(h => h.from === id && h.at > settledAt).length >= 2), 15_000, 'two heartbeats from each of the others')
     expect(heard.length).to.be.greaterThan(0)
     for (const h of heard) expect(h.voters.every(v => v === h.from), `a message from ${h.from} with others' statements`).to.equal(true)
+  })
+
+  it('a fully linked town forwards no clock message: each author already sent it to every subscriber', async () => {
+    town = await new TestTown().start({
+      evictAfterMs: 6_000, // heartbeats every second
+      villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }, { name: 'dan', occupation: 'farmer' }]
+    })
+    const names = ['ann', 'ben', 'cat', 'dan']
+    await town.waitForMembers(names)
+    const all = names.map(n => town.get(n))
+    const heard = new Map(all.map(v => [v, [] as HeardClock[]]))
+    for (const v of all) hearClock(v, town.town, h => heard.get(v)!.push(h))
+    const ids = all.map(v => v.peer.peerId.toString())
+    const heardFromEach = (v: TestVillager, since: number, count: number): boolean =>
+      ids.every(id => id === v.peer.peerId.toString() || heard.get(v)!.filter((h, i) => i >= since && h.from === id).length >= count)
+    // settled: every villager has taken in a message of each other one without forwarding it
+    await waitFor(() => all.every(v => ids.every(id => id === v.peer.peerId.toString() ||
+      heard.get(v)!.some(h => h.from === id && h.result === TopicValidatorResult.Ignore))), 20_000, 'messages not forwarded')
+    const mark = new Map(all.map(v => [v, heard.get(v)!.length]))
+    // a whole period: everyone's vote, then heartbeats of the next one
+    await everyoneActs(all)
+    await town.waitForTime({ day: 1, period: 'noon' })
+    await waitFor(() => all.every(v => heardFromEach(v, mark.get(v)!, 3)), 20_000, 'three messages from each of the others')
+    for (const v of all) {
+      const since = heard.get(v)!.slice(mark.get(v)!)
+      expect(since.some(h => h.voters.length > 0), `${v.name} heard statements`).to.equal(true)
+      for (const h of since) expect(h.result, `${v.name} forwarded a message of ${h.from}`).to.equal(TopicValidatorResult.Ignore)
+      expect(v.service.clock!.forwardsSpared).to.be.at.least(since.length)
+    }
+  })
+
+  it('a villager cut off from one other still hears it through a third, who forwards what the author could not send', async () => {
+    town = await new TestTown().start({
+      evictAfterMs: 3_000,
+      villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }]
+    })
+    await town.waitForMembers(['ann', 'ben', 'cat'])
+    const [ann, ben, cat] = ['ann', 'ben', 'cat'].map(n => town.get(n))
+    await split([ann!], [cat!])
+    const [annId, benId, catId] = [ann!, ben!, cat!].map(v => v.peer.peerId.toString())
+    const atBen: HeardClock[] = []
+    const atCat: HeardClock[] = []
+    hearClock(ben!, town.town, h => atBen.push(h))
+    hearClock(cat!, town.town, h => atCat.push(h))
+    await everyoneActs([ann!, ben!, cat!])
+    await town.waitForTime({ day: 1, period: 'noon' })
+    // longer than the eviction timeout: ann's heartbeats keep reaching cat through ben
+    await waitFor(() => atCat.filter(h => h.from === annId).length >= 8, 20_000, 'ann\'s heartbeats at cat')
+    await town.waitForMembers(['ann', 'ben', 'cat'])
+    expect(atCat.filter(h => h.from === annId).every(h => h.source === benId)).to.equal(true)
+    const annsAtBen = atBen.filter(h => h.from === annId)
+    // (ben's gossipsub may miss cat's subscription for a moment around the cut: it would not
+    // forward to cat then anyway)
+    const withCat = annsAtBen.filter(h => h.subscribers.includes(catId!))
+    expect(withCat.length).to.be.at.least(5)
+    for (const h of withCat) expect(h.result, 'ben forwards ann\'s messages (cat is not in their reach)').to.equal(TopicValidatorResult.Accept)
+    for (const v of [ann!, ben!, cat!]) expect(v.service.clock!.tally()!.evicted).to.deep.equal([])
   })
 
   it('forged, replayed and malformed votes change nothing', async () => {
@@ -210,9 +292,10 @@ describe('town barrier under partitions (real peers, gater)', function () {
     await send('{"not json')
     await send({ v: 1, town: town.town })
     await send(msg([{ ...benVote, action: 'dance' }]))
+    await send({ ...(msg([benVote]) as object), reach: 'every/body+' })
     await waitFor(() => {
       const r = ann!.service.clock!.rejections
-      return (r.FORGED ?? 0) >= 3 && (r.MALFORMED ?? 0) >= 3 && (r.NOT_A_MEMBER ?? 0) >= 1
+      return (r.FORGED ?? 0) >= 3 && (r.MALFORMED ?? 0) >= 4 && (r.NOT_A_MEMBER ?? 0) >= 1
     }, 10_000, () => `rejections counted: ${JSON.stringify(ann!.service.clock!.rejections)}`)
     for (const v of [ann!, ben!, cat!]) {
       const t = v.service.clock!.tally()!

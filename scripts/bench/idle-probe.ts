@@ -20,7 +20,7 @@ try {
     const byChild = cpuMsSince(b, await cpuMsByChild(town.children))
     const cpu = sum(byChild)
     const g = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
-    const cur: Record<string, number> = { ...g.peers[0].net.streams, 'links opened': g.peers[0].net.opened, 'links closed': g.peers[0].net.closed }
+    const cur: Record<string, number> = { ...g.peers[0].net.streams, 'links opened': g.peers[0].net.opened, 'links closed': g.peers[0].net.closed, 'clock taken in, not forwarded': g.peers[0].spared }
     for (const [t, v] of Object.entries(g.peers[0].topics as Record<string, { n: number }>)) cur[t] = v.n
     const delta = Object.fromEntries(Object.entries(cur).map(([k, v]) => [k, v - (prev[k] ?? 0)]).filter(([, v]) => v !== 0))
     prev = cur

@@ -4,10 +4,11 @@ import type { PeerId, Startable } from '@libp2p/interface'
 import { Key } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import PQueue from 'p-queue'
+import { publishReach } from '../../node/gossip-routes.js'
 import type { MeshPeer } from '../../node/peer.js'
 import {
   applyStatement, checkSnapshot, currentStatements, evictionTargets, genesis, isMember, joinsToBack, memberByName,
-  mergeStates, now, tally, viewDigest, type Certificate, type ClockState, type JoinStatement, type Statement,
+  mergeStates, now, tally, type Certificate, type ClockState, type JoinStatement, type Statement,
   type Tally, type VoteStatement
 } from '../../town/clock.js'
 import { comparePeriods, nextPeriod, type Occupation, type PeriodAction, type TownTime } from '../../town/rules.js'
@@ -18,6 +19,7 @@ import {
   CLOCK_SYNC_PROTOCOL, DEFAULT_EVICT_AFTER_MS, DEFAULT_REPUBLISH_INTERVAL_MS, EVICTION_CHECK_INTERVAL_MS,
   MAX_CLOCK_MESSAGE_BYTES, MAX_HEARTBEAT_MS, MAX_SNAPSHOT_BYTES, REPAIR_WINDOW_MS, SYNC_BACKOFF_MS, SYNC_TIMEOUT_MS
 } from './constants.js'
+import { encodeReach, memberOrder, reachCovers } from './reach.js'
 
 export interface ClockIdentity {
   name: string
@@ -61,6 +63,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   readonly town: string
   readonly identity?: ClockIdentity
   readonly rejections: RejectionCounts = {}
+  /** Messages taken in but not forwarded: every mesh peer had them from their author (reach.ts). */
+  forwardsSpared = 0
   private readonly peer: MeshPeer
   private readonly evictAfterMs: number
   private readonly republishIntervalMs: number
@@ -227,7 +231,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   }
 
   /** Gossip arrives here first: bounded, schema-checked, signatures verified, then applied. */
-  private async validate (_from: PeerId, msg: Message): Promise<TopicValidatorResult> {
+  private async validate (source: PeerId, msg: Message): Promise<TopicValidatorResult> {
     if (msg.type !== 'signed') return this.reject('UNSIGNED', TopicValidatorResult.Reject)
     if (msg.data.byteLength > MAX_CLOCK_MESSAGE_BYTES) return this.reject('TOO_LARGE', TopicValidatorResult.Reject)
     let parsed: ClockMessage
@@ -248,7 +252,25 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     this.ingest(parsed.stmts, author)
     this.noteRepair(parsed)
     this.considerSync(msg.from, parsed)
-    return TopicValidatorResult.Accept
+    // Ignore: taken in above, and gossipsub neither forwards it nor counts it against its source
+    return this.othersHaveIt(source, parsed) ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept
+  }
+
+  /**
+   * Whether every other subscriber this peer knows got `msg` from its author. Not
+   * only the mesh: a subscriber outside it may still need the message, which gossip
+   * (IHAVE) offers only for messages let through.
+   */
+  private othersHaveIt (source: PeerId, msg: ClockMessage): boolean {
+    const state = this.current
+    if (msg.reach == null || state == null) return false
+    const order = memberOrder(state.view)
+    if (msg.digest !== order.digest) return false
+    const from = source.toString()
+    const others = this.peer.pubsub.getSubscribers(this.topic).map(String).filter(peer => peer !== from)
+    if (!reachCovers(msg.reach, order, others)) return false
+    this.forwardsSpared++
+    return true
   }
 
   private reject (code: string, result: TopicValidatorResult): TopicValidatorResult {
@@ -336,7 +358,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       const order = comparePeriods(msg, state)
       if (order > 0) return true
       // same period, other membership: a founder we missed, or the other side of a race (mergeStates settles both)
-      return order === 0 && msg.digest !== viewDigest(state.view)
+      return order === 0 && msg.digest !== memberOrder(state.view).digest
     }
     if (!behind()) return
     const farBehind = this.current == null || comparePeriods(msg, nextPeriod(this.current)) > 0
@@ -450,15 +472,18 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   /** Publish statements of `state`'s period: by default all we hold for the current one. */
   private async publish (stmts?: Statement[], state = this.current): Promise<void> {
     if (state == null || !this.started) return
+    const order = memberOrder(state.view)
+    const reached = publishReach(this.peer.libp2p, this.topic)
     const msg: ClockMessage = {
       v: 1,
       town: this.town,
       day: state.day,
       period: state.period,
-      digest: viewDigest(state.view),
+      digest: order.digest,
       forming: state.prev == null,
       seq: this.seq++,
-      stmts: stmts ?? currentStatements(state)
+      stmts: stmts ?? currentStatements(state),
+      reach: encodeReach(order, id => id === this.self || reached.has(id))
     }
     this.publishedAt = Date.now()
     try {

@@ -10,7 +10,7 @@ import { z } from 'zod'
 import type { ClockState, EvictStatement, JoinStatement, Statement, VoteStatement } from '../../town/clock.js'
 import { OCCUPATIONS, PERIOD_ACTIONS, PERIODS } from '../../town/rules.js'
 import { TOWN_NAME_PATTERN } from '../town-directory/constants.js'
-import { SIGNING_DOMAIN } from './constants.js'
+import { MAX_REACH_CHARS, SIGNING_DOMAIN } from './constants.js'
 
 const MAX_DAY = 1_000_000_000
 export const PeerIdString = z.string().min(40).max(100).regex(/^[1-9A-HJ-NP-Za-km-z]+$/, 'not a base58 PeerId')
@@ -45,7 +45,9 @@ export const ClockMessageSchema = z.strictObject({
   digest: z.string().regex(/^[0-9a-f]{16}$/),
   forming: z.boolean(),
   seq: z.number().int().nonnegative(),
-  stmts: z.array(StatementSchema).max(4096)
+  stmts: z.array(StatementSchema).max(4096),
+  /** The members of the author's view it sent this message to (reach.ts). */
+  reach: z.string().max(MAX_REACH_CHARS).regex(/^[A-Za-z0-9_-]*$/, 'not base64url').optional()
 })
 export type ClockMessage = z.infer<typeof ClockMessageSchema>
 

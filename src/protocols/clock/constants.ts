@@ -3,6 +3,8 @@ export const CLOCK_SYNC_PROTOCOL = '/meshtown/clock-sync/1.0.0'
 
 /** A clock gossip message carries at most one period's statements: a few hundred bytes each. */
 export const MAX_CLOCK_MESSAGE_BYTES = 512 * 1024
+/** A reach bitmap (reach.ts) of at most 1,024 members (the view's bound): 128 bytes in base64url. */
+export const MAX_REACH_CHARS = 171
 /** A snapshot also carries the certificate of the previous period. */
 export const MAX_SNAPSHOT_BYTES = 1024 * 1024
 

@@ -1,0 +1,54 @@
+import { viewDigest, type Member } from '../../town/clock.js'
+
+/**
+ * Which members a clock message's author sent it to itself. An author floods
+ * every message to each subscriber it holds a stream to; in a town whose peers
+ * are all linked, gossipsub's mesh forwarding then sends each receiver's mesh
+ * peers a copy they already have (two thirds of a settled town's sends). The
+ * author names the members it reached, as one bit per member of its view in
+ * PeerId order, and a receiver lets gossipsub forward it only when a subscriber
+ * it knows is not among them. A receiver whose view differs cannot read the bits
+ * and forwards. The bits are signed with the message, so only its author can
+ * narrow where its own messages go, which it could do anyway by not sending them.
+ */
+
+/** Members in the order the bits follow, with each one's position and the view's digest; computed once per view. */
+export interface MemberOrder {
+  ids: string[]
+  index: Map<string, number>
+  digest: string
+}
+
+const orders = new WeakMap<Record<string, Member>, MemberOrder>()
+
+export function memberOrder (view: Record<string, Member>): MemberOrder {
+  let order = orders.get(view)
+  if (order == null) {
+    const ids = Object.keys(view).sort()
+    order = { ids, index: new Map(ids.map((id, i) => [id, i])), digest: viewDigest(view) }
+    orders.set(view, order)
+  }
+  return order
+}
+
+/** One bit per member of `order`, set where `reached` says so. */
+export function encodeReach (order: MemberOrder, reached: (id: string) => boolean): string {
+  const bits = new Uint8Array(Math.ceil(order.ids.length / 8))
+  order.ids.forEach((id, i) => {
+    if (reached(id)) bits[i >> 3]! |= 1 << (i & 7)
+  })
+  return Buffer.from(bits).toString('base64url')
+}
+
+/**
+ * Whether every peer in `peers` is a member the author reached. False for a peer
+ * outside the view (an observer, a newcomer), which only forwarding reaches.
+ */
+export function reachCovers (reach: string, order: MemberOrder, peers: Iterable<string>): boolean {
+  const bits = Buffer.from(reach, 'base64url')
+  for (const peer of peers) {
+    const i = order.index.get(peer)
+    if (i == null || ((bits[i >> 3] ?? 0) & (1 << (i & 7))) === 0) return false
+  }
+  return true
+}

@@ -1,0 +1,53 @@
+import { expect } from 'chai'
+import { ClockMessageSchema } from '../src/protocols/clock/codec.js'
+import { encodeReach, memberOrder, reachCovers } from '../src/protocols/clock/reach.js'
+import { viewDigest, type Member } from '../src/town/clock.js'
+
+function viewOf (n: number): Record<string, Member> {
+  // ids in reverse order: the bits follow PeerId order, not insertion order
+  const view: Record<string, Member> = {}
+  for (let i = n - 1; i >= 0; i--) view[`12D3KooW${String(i).padStart(44, 'A')}`] = { name: `v${i}`, occupation: 'farmer' }
+  return view
+}
+
+describe('clock reach bitmap (which members an author sent its message to)', () => {
+  it('names exactly the members reached, in PeerId order, whatever the view\'s key order', () => {
+    const view = viewOf(20)
+    const order = memberOrder(view)
+    expect(order.ids).to.deep.equal(Object.keys(view).sort())
+    expect(order.digest).to.equal(viewDigest(view))
+    const reached = new Set(order.ids.filter((_, i) => i % 3 !== 0))
+    const reach = encodeReach(order, id => reached.has(id))
+    expect(reach).to.have.length(4) // 20 bits: 3 bytes
+    for (const id of order.ids) expect(reachCovers(reach, order, [id]), id).to.equal(reached.has(id))
+    expect(reachCovers(reach, order, [...reached])).to.equal(true)
+    expect(reachCovers(reach, order, [...reached, order.ids[0]!])).to.equal(false)
+    expect(reachCovers(reach, order, [])).to.equal(true)
+  })
+
+  it('a peer outside the view (an observer, a newcomer) is never covered: only forwarding reaches it', () => {
+    const order = memberOrder(viewOf(5))
+    const all = encodeReach(order, () => true)
+    expect(reachCovers(all, order, order.ids)).to.equal(true)
+    expect(reachCovers(all, order, [...order.ids, '12D3KooWobserver'])).to.equal(false)
+  })
+
+  it('a short bitmap (an author whose view is smaller) covers none of the members past its end', () => {
+    const small = memberOrder(viewOf(8))
+    const big = memberOrder(viewOf(9))
+    const reach = encodeReach(small, () => true)
+    expect(reachCovers(reach, big, [big.ids[8]!])).to.equal(false)
+  })
+
+  it('the largest view fits the wire bound; a reach that is not base64url or too long is refused', () => {
+    const order = memberOrder(viewOf(1024))
+    const reach = encodeReach(order, () => true)
+    const msg = { v: 1, town: 'reachville', day: 1, period: 'morning', digest: order.digest, forming: false, seq: 0, stmts: [], reach }
+    expect(ClockMessageSchema.safeParse(msg).success).to.equal(true)
+    expect(ClockMessageSchema.safeParse({ ...msg, reach: reach + 'AAAA' }).success).to.equal(false)
+    expect(ClockMessageSchema.safeParse({ ...msg, reach: 'not+base64/url' }).success).to.equal(false)
+    // an author of an older release sends no reach: receivers forward as before
+    const { reach: _none, ...older } = msg
+    expect(ClockMessageSchema.safeParse(older).success).to.equal(true)
+  })
+})
