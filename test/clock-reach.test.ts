@@ -1,5 +1,6 @@
 import { expect } from 'chai'
 import { ClockMessageSchema } from '../src/protocols/clock/codec.js'
+import { heartbeatIntervalMs } from '../src/protocols/clock/pace.js'
 import { encodeReach, memberOrder, reachCovers } from '../src/protocols/clock/reach.js'
 import { viewDigest, type Member } from '../src/town/clock.js'
 
@@ -49,5 +50,28 @@ describe('clock reach bitmap (which members an author sent its message to)', () 
     // an author of an older release sends no reach: receivers forward as before
     const { reach: _none, ...older } = msg
     expect(ClockMessageSchema.safeParse(older).success).to.equal(true)
+  })
+})
+
+describe('clock heartbeat pace (how often a quiet member speaks)', () => {
+  it('a sixth of the eviction timeout up to 25 members, 5 s at most, never faster than the re-publish interval', () => {
+    expect(heartbeatIntervalMs(5, 30_000, 1_000)).to.equal(5_000)
+    expect(heartbeatIntervalMs(25, 30_000, 1_000)).to.equal(5_000)
+    expect(heartbeatIntervalMs(3, 6_000, 200)).to.equal(1_000)
+    expect(heartbeatIntervalMs(3, 600, 200)).to.equal(200)
+    expect(heartbeatIntervalMs(0, 120_000, 1_000)).to.equal(5_000)
+  })
+
+  it('beyond 25 members, 200 ms per member, so each member hears about as many heartbeats a second as at 25', () => {
+    expect(heartbeatIntervalMs(30, 30_000, 1_000)).to.equal(6_000)
+    expect(heartbeatIntervalMs(35, 30_000, 1_000)).to.equal(7_000)
+    const perSecond = (n: number): number => (n - 1) / (heartbeatIntervalMs(n, 120_000, 1_000) / 1000)
+    expect(perSecond(100)).to.be.closeTo(perSecond(26), 0.3)
+  })
+
+  it('never slower than a quarter of the eviction timeout: four missed heartbeats before an eviction', () => {
+    expect(heartbeatIntervalMs(50, 30_000, 1_000)).to.equal(7_500)
+    expect(heartbeatIntervalMs(1_000, 30_000, 1_000)).to.equal(7_500)
+    expect(heartbeatIntervalMs(50, 6_000, 200)).to.equal(1_500)
   })
 })

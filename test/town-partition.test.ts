@@ -259,6 +259,7 @@ describe('town barrier under partitions (real peers, gater)', function () {
     const withCat = annsAtBen.filter(h => h.subscribers.includes(catId!))
     expect(withCat.length).to.be.at.least(5)
     for (const h of withCat) expect(h.result, 'ben forwards ann\'s messages (cat is not in their reach)').to.equal(TopicValidatorResult.Accept)
+    expect(ben!.service.clock!.forwarded.NOT_REACHED ?? 0).to.be.at.least(withCat.length)
     for (const v of [ann!, ben!, cat!]) expect(v.service.clock!.tally()!.evicted).to.deep.equal([])
   })
 

@@ -17,8 +17,9 @@ import { decodeJson, encodeJson, handle, request, RemoteError, describeZodError 
 import { ClockMessageSchema, fromSnapshot, sign, snapshotStatements, StatementVerifier, SyncRequestSchema, SyncResponseSchema, toSnapshot, type ClockMessage } from './codec.js'
 import {
   CLOCK_SYNC_PROTOCOL, DEFAULT_EVICT_AFTER_MS, DEFAULT_REPUBLISH_INTERVAL_MS, EVICTION_CHECK_INTERVAL_MS,
-  MAX_CLOCK_MESSAGE_BYTES, MAX_HEARTBEAT_MS, MAX_SNAPSHOT_BYTES, REPAIR_WINDOW_MS, SYNC_BACKOFF_MS, SYNC_TIMEOUT_MS
+  MAX_CLOCK_MESSAGE_BYTES, MAX_SNAPSHOT_BYTES, REPAIR_WINDOW_MS, SYNC_BACKOFF_MS, SYNC_TIMEOUT_MS
 } from './constants.js'
+import { heartbeatIntervalMs } from './pace.js'
 import { encodeReach, memberOrder, reachCovers } from './reach.js'
 
 export interface ClockIdentity {
@@ -49,6 +50,12 @@ export interface ClockEvents {
   change: CustomEvent<ClockState>
 }
 
+/**
+ * Why a clock message is forwarded: its author sent no reach (an older release), it
+ * was sent in another view than ours, or a subscriber we know is not in its reach.
+ */
+export type ForwardReason = 'NO_REACH' | 'OTHER_VIEW' | 'NOT_REACHED'
+
 /** Counters of what was refused and why: forged, malformed, replayed statements and the like. */
 export type RejectionCounts = Record<string, number>
 
@@ -63,8 +70,10 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   readonly town: string
   readonly identity?: ClockIdentity
   readonly rejections: RejectionCounts = {}
-  /** Messages taken in but not forwarded: every mesh peer had them from their author (reach.ts). */
+  /** Messages taken in but not forwarded: every other subscriber had them from their author (reach.ts). */
   forwardsSpared = 0
+  /** Messages let through to gossipsub's forwarding, by why (reach.ts). */
+  readonly forwarded: Partial<Record<ForwardReason, number>> = {}
   private readonly peer: MeshPeer
   private readonly evictAfterMs: number
   private readonly republishIntervalMs: number
@@ -80,7 +89,6 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   private timers: Array<ReturnType<typeof setInterval>> = []
   private readonly graceTimers = new Set<ReturnType<typeof setTimeout>>()
   private readonly syncGraceMs: number
-  private readonly heartbeatMs: number
   private changedAt = 0
   private publishedAt = 0
   private started = false
@@ -94,7 +102,6 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     this.evictAfterMs = init.evictAfterMs ?? DEFAULT_EVICT_AFTER_MS
     this.republishIntervalMs = init.republishIntervalMs ?? DEFAULT_REPUBLISH_INTERVAL_MS
     this.syncGraceMs = Math.min(this.republishIntervalMs, 1_000)
-    this.heartbeatMs = Math.max(this.republishIntervalMs, Math.min(MAX_HEARTBEAT_MS, Math.floor(this.evictAfterMs / 6)))
     this.topic = clockTopic(init.town)
     this.key = new Key(`/meshtown/clock/${init.town}`)
   }
@@ -253,24 +260,29 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     this.noteRepair(parsed)
     this.considerSync(msg.from, parsed)
     // Ignore: taken in above, and gossipsub neither forwards it nor counts it against its source
-    return this.othersHaveIt(source, parsed) ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept
+    const reason = this.whyForward(source, parsed)
+    if (reason == null) {
+      this.forwardsSpared++
+      return TopicValidatorResult.Ignore
+    }
+    this.forwarded[reason] = (this.forwarded[reason] ?? 0) + 1
+    return TopicValidatorResult.Accept
   }
 
   /**
-   * Whether every other subscriber this peer knows got `msg` from its author. Not
-   * only the mesh: a subscriber outside it may still need the message, which gossip
-   * (IHAVE) offers only for messages let through.
+   * Why `msg` should go on to gossipsub's forwarding, or undefined when every other
+   * subscriber this peer knows got it from its author. Not only the mesh: a
+   * subscriber outside it may still need the message, which gossip (IHAVE) offers
+   * only for messages let through.
    */
-  private othersHaveIt (source: PeerId, msg: ClockMessage): boolean {
+  private whyForward (source: PeerId, msg: ClockMessage): ForwardReason | undefined {
     const state = this.current
-    if (msg.reach == null || state == null) return false
+    if (msg.reach == null || state == null) return 'NO_REACH'
     const order = memberOrder(state.view)
-    if (msg.digest !== order.digest) return false
+    if (msg.digest !== order.digest) return 'OTHER_VIEW'
     const from = source.toString()
     const others = this.peer.pubsub.getSubscribers(this.topic).map(String).filter(peer => peer !== from)
-    if (!reachCovers(msg.reach, order, others)) return false
-    this.forwardsSpared++
-    return true
+    return reachCovers(msg.reach, order, others) ? undefined : 'NOT_REACHED'
   }
 
   private reject (code: string, result: TopicValidatorResult): TopicValidatorResult {
@@ -447,9 +459,14 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     const forming = this.current.prev == null
     if (!forming && stalled && !covered && at - this.changedAt < REPAIR_WINDOW_MS) {
       await this.publish()
-    } else if (at - this.publishedAt >= this.heartbeatMs - slack) {
+    } else if (at - this.publishedAt >= this.heartbeatMs() - slack) {
       await this.publish(currentStatements(this.current).filter(st => st.voter === this.self))
     }
+  }
+
+  private heartbeatMs (): number {
+    const members = this.current == null ? 0 : memberOrder(this.current.view).ids.length
+    return heartbeatIntervalMs(members, this.evictAfterMs, this.republishIntervalMs)
   }
 
   private async checkEvictions (): Promise<void> {

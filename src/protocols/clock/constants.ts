@@ -17,9 +17,11 @@ export const DEFAULT_REPUBLISH_INTERVAL_MS = 1_000
 export const REPAIR_WINDOW_MS = 3_000
 /**
  * A quiet peer still re-publishes this often (its heartbeat): a sixth of the
- * eviction timeout, between the re-publish interval and this bound.
+ * eviction timeout, between the re-publish interval and this bound (pace.ts).
  */
 export const MAX_HEARTBEAT_MS = 5_000
+/** In a larger town the heartbeat slows to this much per member, up to a quarter of the eviction timeout (pace.ts). */
+export const HEARTBEAT_MS_PER_MEMBER = 200
 /** A member silent this long in a period gets an eviction signed by each member that noticed. */
 export const DEFAULT_EVICT_AFTER_MS = 30_000
 export const EVICTION_CHECK_INTERVAL_MS = 250
