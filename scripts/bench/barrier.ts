@@ -8,7 +8,7 @@ import path from 'node:path'
 import { Child, sleep } from './lib/child.js'
 import { median, nowMs, quantile, spread, sum, type Spread } from './lib/stats.js'
 import {
-  cpuMsByChild, currentIndex, runPeriods, settle, spawnBaselineVillager, spawnMeshVillagers, startBaselineTown, startMeshTown, stopTown, waitFormed,
+  answerMs, cpuMsByChild, formTimeoutMs, currentIndex, runPeriods, settle, spawnBaselineVillager, spawnMeshVillagers, startBaselineTown, startMeshTown, stopTown, waitFormed,
   type BarrierRun, type ProcessReport, type Town, type TownKind
 } from './lib/towns.js'
 
@@ -77,7 +77,7 @@ function summarize (kind: TownKind, variant: string, n: number, runs: BarrierRun
 async function measureTown (town: Town, kind: TownKind, variant: string, periods: number, o: BarrierOptions, formStarted: number): Promise<VariantResult> {
   // a town of 50 processes on 2 cores takes minutes to start and form (every link set up on
   // both sides, every event loop saturated meanwhile): reported as "formed in", not cut short
-  await waitFormed(town, 120_000 + 8_000 * town.n)
+  await waitFormed(town, formTimeoutMs(town.n))
   const formMs = nowMs() - formStarted
   await settle(town)
   // what the town costs while nobody acts: heartbeats, re-publishes, status notices, DHT lookups
@@ -126,7 +126,7 @@ async function measureJoins (town: Town, o: BarrierOptions): Promise<JoinResult>
       child.send({ cmd: 'go', pace: o.joinPaceMs })
       const first = await child.waitFor(e => e.ev === 'first-vote', 60_000, 'first vote')
       totals.push(first.t - spawnAt)
-      const rep = await child.ask({ cmd: 'report' }, 'report', 30_000)
+      const rep = await child.ask({ cmd: 'report' }, 'report', answerMs(town))
       const t = rep.peers[0].t as Record<string, number | undefined>
       const add = (k: string, to: number | undefined, from: number | undefined): void => {
         if (to != null && from != null && Number.isFinite(to - from)) (phases[k] ??= []).push(to - from)

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { cpuMsByChild, cpuMsSince, settle, startMeshTown, waitFormed, stopTown } from './lib/towns.js'
+import { answerMs, cpuMsByChild, cpuMsSince, formTimeoutMs, settle, startMeshTown, waitFormed, stopTown } from './lib/towns.js'
 import { sum } from './lib/stats.js'
 import { sleep } from './lib/child.js'
 import { prepareBundles } from './lib/child.js'
@@ -9,7 +9,7 @@ const patch = process.argv[3] ?? ''
 await prepareBundles(['mesh-node.ts'])
 const town = await startMeshTown({ n, patch })
 try {
-  await waitFormed(town, 120_000)
+  await waitFormed(town, formTimeoutMs(n))
   // SETTLE=1: start measuring once the start-up work is over, as the barrier benchmark's idle figure does
   if (process.env.SETTLE === '1') console.log(`settled at ${(await settle(town)).toFixed(2)} cores`)
   let prev: Record<string, number> = {}
@@ -19,8 +19,9 @@ try {
     await sleep(5000)
     const byChild = cpuMsSince(b, await cpuMsByChild(town.children))
     const cpu = sum(byChild)
-    const g = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
+    const g = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', answerMs(town))
     const cur: Record<string, number> = { ...g.peers[0].net.streams, 'links opened': g.peers[0].net.opened, 'links closed': g.peers[0].net.closed, 'clock taken in, not forwarded': g.peers[0].spared }
+    for (const [why, count] of Object.entries(g.peers[0].forwarded as Record<string, number>)) cur[`clock forwarded, ${why}`] = count
     for (const [t, v] of Object.entries(g.peers[0].topics as Record<string, { n: number }>)) cur[t] = v.n
     const delta = Object.fromEntries(Object.entries(cur).map(([k, v]) => [k, v - (prev[k] ?? 0)]).filter(([, v]) => v !== 0))
     prev = cur
@@ -29,7 +30,7 @@ try {
     console.log(`  busiest: ${per.slice(0, 5).map(x => `${town.children[x.i]!.name} ${x.ms.toFixed(0)} ms`).join(', ')}; quietest: ${per.slice(-3).map(x => `${town.children[x.i]!.name} ${x.ms.toFixed(0)} ms`).join(', ')}`)
   }
   const c = town.children[0]!
-  const g0 = await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
+  const g0 = await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', answerMs(town))
   console.log(JSON.stringify(g0.peers[0]))
   const before = await cpuMsByChild(town.children)
   await c.ask({ cmd: 'prof-start' }, 'prof-started', 30000)
@@ -38,7 +39,7 @@ try {
   await c.ask({ cmd: 'prof-stop', file }, 'prof-stopped', 30000)
   const cpu = sum(cpuMsSince(before, await cpuMsByChild(town.children)))
   console.log(`idle CPU all villagers over ~5s: ${cpu.toFixed(0)} ms`)
-  const g = await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
+  const g = await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', answerMs(town))
   console.log(JSON.stringify(g.peers[0]))
   console.log(formatSummary(await summarize([file], 30), 30))
 } finally { await stopTown(town) }

@@ -227,7 +227,7 @@ async function runVillagers (): Promise<void> {
       }
       case 'gossip-stats': {
         const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
-        emit({ ev: 'gossip-stats', peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, spared: p.node.villager.clock?.forwardsSpared ?? 0, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] })) })
+        emit({ ev: 'gossip-stats', peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, spared: p.node.villager.clock?.forwardsSpared ?? 0, forwarded: p.node.villager.clock?.forwarded, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] })) })
         break
       }
       case 'reset-phases':

@@ -113,6 +113,11 @@ export async function spawnBaselineVillager (town: Town, name: string, o: Pick<B
   return child
 }
 
+/** How long a Meshtown town of `n` processes gets to form: ~4 minutes at N = 50 on 2 cores, a third of that is starting them. */
+export function formTimeoutMs (n: number): number {
+  return 120_000 + 8_000 * n
+}
+
 /** Every villager sees all `n` members (Meshtown: its clock view; baseline: the coordinator's list). */
 export async function waitFormed (town: Town, timeoutMs: number, n = town.n): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -183,8 +188,17 @@ export async function settle (town: Town, maxCores = Math.max(0.3, 0.04 * town.n
   return cores
 }
 
+/**
+ * How long a villager process of `town` gets to answer the harness. A town of 50 on
+ * 2 cores is saturated, and a process behind the others' heartbeats took over 30 s
+ * to answer once, which failed the whole measurement of its town.
+ */
+export function answerMs (town: Town): number {
+  return 30_000 + 1_000 * town.n
+}
+
 export async function currentIndex (town: Town): Promise<number> {
-  const statuses = await Promise.all(town.children.filter(c => c.alive).map(async c => c.ask({ cmd: 'status' }, 'status', 30_000)))
+  const statuses = await Promise.all(town.children.filter(c => c.alive).map(async c => c.ask({ cmd: 'status' }, 'status', answerMs(town))))
   return Math.max(...statuses.flatMap(s => (s.peers as Array<{ at: number }>).map(p => p.at)))
 }
 
@@ -205,7 +219,7 @@ export interface ProcessReport {
   peers: PeerReport[]
 }
 
-export async function reports (town: Town, timeoutMs = 30_000): Promise<ProcessReport[]> {
+export async function reports (town: Town, timeoutMs = answerMs(town)): Promise<ProcessReport[]> {
   const out = await Promise.all(town.children.filter(c => c.alive).map(async c => {
     const r = await c.ask({ cmd: 'report' }, 'report', timeoutMs)
     return { child: c.name, pid: c.pid, rss: r.rss, cpu: r.cpu, peers: r.peers } as ProcessReport
@@ -236,13 +250,13 @@ export async function runPeriods (town: Town, periods: number, timeoutMs: number
   const start = await currentIndex(town)
   const stopAt = start + periods
   const alive = town.children.filter(c => c.alive)
-  if (profileDir != null) await Promise.all(alive.map(async c => c.ask({ cmd: 'prof-start' }, 'prof-started', 30_000)))
-  const cpuBefore = (await Promise.all(alive.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30_000)))).reduce((s, m) => s + m.cpu.user + m.cpu.system, 0)
+  if (profileDir != null) await Promise.all(alive.map(async c => c.ask({ cmd: 'prof-start' }, 'prof-started', answerMs(town))))
+  const cpuBefore = (await Promise.all(alive.map(async c => c.ask({ cmd: 'mem' }, 'mem', answerMs(town))))).reduce((s, m) => s + m.cpu.user + m.cpu.system, 0)
   const marks = alive.map(c => c.events.length)
   const t0 = nowMs()
   for (const c of alive) c.send({ cmd: 'go', stopAt, pace })
   await Promise.allSettled(alive.map(async (c, i) => c.waitFor(e => e.ev === 'reached' && c.events.indexOf(e) >= marks[i]!, timeoutMs, 'reached')))
-  await Promise.all(alive.map(async c => c.ask({ cmd: 'halt' }, 'halted', 30_000).catch(() => undefined)))
+  await Promise.all(alive.map(async c => c.ask({ cmd: 'halt' }, 'halted', answerMs(town)).catch(() => undefined)))
   if (profileDir != null) {
     await Promise.all(alive.map(async c => c.ask({ cmd: 'prof-stop', file: path.join(profileDir, `${town.kind}-n${town.n}-${c.name}.cpuprofile`) }, 'prof-stopped', 60_000).catch(() => undefined)))
   }
