@@ -502,7 +502,8 @@ function rejected (state: ClockState, code: ClockRejection, message: string): Ap
   return { state, outcome: { status: 'rejected', code, message }, completed: [] }
 }
 
-function sortedIds (record: Record<string, unknown>): string[] {
+/** PeerId order: the order of a view's digest, its certificates and the clock's reach bitmap. */
+export function sortedIds (record: Record<string, unknown>): string[] {
   return Object.keys(record).sort()
 }
 

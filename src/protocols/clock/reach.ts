@@ -1,4 +1,4 @@
-import { viewDigest, type Member } from '../../town/clock.js'
+import { sortedIds, viewDigest, type Member } from '../../town/clock.js'
 
 /**
  * Which members a clock message's author sent it to itself. An author floods
@@ -24,7 +24,7 @@ const orders = new WeakMap<Record<string, Member>, MemberOrder>()
 export function memberOrder (view: Record<string, Member>): MemberOrder {
   let order = orders.get(view)
   if (order == null) {
-    const ids = Object.keys(view).sort()
+    const ids = sortedIds(view)
     order = { ids, index: new Map(ids.map((id, i) => [id, i])), digest: viewDigest(view) }
     orders.set(view, order)
   }
