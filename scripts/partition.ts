@@ -237,7 +237,11 @@ export async function runScenario (opts: Options): Promise<{ checks: Check[], re
       return ts.every(t => t != null && t.member && t.members === n && t.digest === ts[0]!.digest && index(t) === index(ts[0]!))
     }, 60_000, 100)
     const convergeMs = Date.now() - healAt!
-    check('converged after healing', converged, converged ? `one (day, period) and one membership of ${n} after ${convergeMs} ms` : 'no agreement within 60 s')
+    const stateOf = (v: LocalVillager): string => {
+      const t = times.get(v.name)
+      return t == null ? `${v.name} unsynced` : `${v.name} period ${index(t)} ${t.member ? 'member' : 'not a member'} of ${t.members} view ${t.digest?.slice(0, 8) ?? 'none'}`
+    }
+    check('converged after healing', converged, converged ? `one (day, period) and one membership of ${n} after ${convergeMs} ms` : `no agreement within 60 s: ${all.map(stateOf).join('; ')}`)
     running = false
     await Promise.all([sampler, trader])
     const settledAll = await until(async () => town.allTradesSettled(), 60_000, 250)

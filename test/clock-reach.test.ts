@@ -1,7 +1,8 @@
 import { expect } from 'chai'
 import { ClockMessageSchema } from '../src/protocols/clock/codec.js'
 import { heartbeatIntervalMs } from '../src/protocols/clock/pace.js'
-import { encodeReach, memberOrder, reachCovers } from '../src/protocols/clock/reach.js'
+import { MAX_REACH_GUESTS } from '../src/protocols/clock/constants.js'
+import { encodeGuests, encodeReach, guestTag, memberOrder, reachCovers } from '../src/protocols/clock/reach.js'
 import { viewDigest, type Member } from '../src/town/clock.js'
 
 function viewOf (n: number): Record<string, Member> {
@@ -26,11 +27,21 @@ describe('clock reach bitmap (which members an author sent its message to)', () 
     expect(reachCovers(reach, order, [])).to.equal(true)
   })
 
-  it('a peer outside the view (an observer, a newcomer) is never covered: only forwarding reaches it', () => {
+  it('a peer outside the view (an observer, a newcomer) is covered only when the author named it among its guests', () => {
     const order = memberOrder(viewOf(5))
     const all = encodeReach(order, () => true)
+    const observer = '12D3KooWobserverobserverobserverobserverobsrv1'
+    const other = '12D3KooWobserverobserverobserverobserverobsrv2'
     expect(reachCovers(all, order, order.ids)).to.equal(true)
-    expect(reachCovers(all, order, [...order.ids, '12D3KooWobserver'])).to.equal(false)
+    expect(reachCovers(all, order, [...order.ids, observer])).to.equal(false)
+    // members are never listed as guests: they have their bits
+    const guests = encodeGuests(order, [order.ids[0]!, observer])
+    expect(guests).to.deep.equal([guestTag(observer)])
+    expect(reachCovers(all, order, [...order.ids, observer], guests)).to.equal(true)
+    expect(reachCovers(all, order, [observer, other], guests)).to.equal(false)
+    // the list is bounded: a peer past the bound is left to forwarding
+    const many = Array.from({ length: MAX_REACH_GUESTS + 5 }, (_, i) => `12D3KooWguest${String(i).padStart(33, 'x')}`)
+    expect(encodeGuests(order, many)).to.have.length(MAX_REACH_GUESTS)
   })
 
   it('a short bitmap (an author whose view is smaller) covers none of the members past its end', () => {
@@ -40,13 +51,18 @@ describe('clock reach bitmap (which members an author sent its message to)', () 
     expect(reachCovers(reach, big, [big.ids[8]!])).to.equal(false)
   })
 
-  it('the largest view fits the wire bound; a reach that is not base64url or too long is refused', () => {
+  it('the largest view fits the wire bound; a reach that is not base64url or too long, or bad guests, are refused', () => {
     const order = memberOrder(viewOf(1024))
     const reach = encodeReach(order, () => true)
     const msg = { v: 1, town: 'reachville', day: 1, period: 'morning', digest: order.digest, forming: false, seq: 0, stmts: [], reach }
     expect(ClockMessageSchema.safeParse(msg).success).to.equal(true)
     expect(ClockMessageSchema.safeParse({ ...msg, reach: reach + 'AAAA' }).success).to.equal(false)
     expect(ClockMessageSchema.safeParse({ ...msg, reach: 'not+base64/url' }).success).to.equal(false)
+    const guests = encodeGuests(order, ['12D3KooWobserverobserverobserverobserverobsrv1'])
+    expect(ClockMessageSchema.safeParse({ ...msg, guests }).success).to.equal(true)
+    expect(ClockMessageSchema.safeParse({ ...msg, guests: Array(MAX_REACH_GUESTS + 1).fill(guests[0]) }).success, 'too many guests').to.equal(false)
+    expect(ClockMessageSchema.safeParse({ ...msg, guests: ['short'] }).success, 'a guest tag of the wrong length').to.equal(false)
+    expect(ClockMessageSchema.safeParse({ ...msg, guests: ['0OIl0OIl0OIl'] }).success, 'a guest tag that is not base58').to.equal(false)
     // an author of an older release sends no reach: receivers forward as before
     const { reach: _none, ...older } = msg
     expect(ClockMessageSchema.safeParse(older).success).to.equal(true)

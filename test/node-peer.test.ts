@@ -4,7 +4,8 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { DataDirLockedError, InvalidMultiaddrError, UnreadableKeyError } from '../src/node/errors.js'
 import type { MeshPeer } from '../src/node/peer.js'
-import { clockTopic } from '../src/protocols/topics.js'
+import { chatTopic } from '../src/protocols/topics.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { DEFAULT_FAST_LOOKUPS, DEFAULT_MAX_QUERY_EVERY_ROUNDS, DEFAULT_QUERY_EVERY_ROUNDS } from '../src/protocols/town-directory/index.js'
 import { PeerPool, waitFor } from './helpers/peers.js'
 
@@ -14,7 +15,7 @@ describe('peer runtime', function () {
   const pool = new PeerPool()
   afterEach(async () => { await pool.cleanup() })
 
-  it('6 peers told only the bootstrap address find each other through the DHT and share the town topic', async () => {
+  it('6 peers told only the bootstrap address find each other through the DHT and share the town\'s chat topic', async () => {
     const boot = await pool.create()
     const bootAddr = boot.addresses()[0]!
     const peers: MeshPeer[] = []
@@ -23,14 +24,14 @@ describe('peer runtime', function () {
     }
     const ids = peers.map(p => p.peerId.toString())
     await waitFor(() => peers.every(p => {
-      const subs = new Set(p.pubsub.getSubscribers(clockTopic(TOWN)).map(String))
+      const subs = new Set(p.pubsub.getSubscribers(chatTopic(TOWN)).map(String))
       const members = new Set(p.directory!.members().map(String))
       return ids.every(id => id === p.peerId.toString() || (subs.has(id) && members.has(id)))
-    }), 30_000, 'every peer to find every other in the DHT and see it subscribed to the clock topic')
+    }), 30_000, 'every peer to find every other in the DHT and see it subscribed to the chat topic')
     for (const p of peers) {
       // the bootstrap peer is not a town member
       expect(p.directory!.members().map(String)).to.not.include(boot.peerId.toString())
-      expect(p.pubsub.getSubscribers(clockTopic(TOWN)).map(String)).to.have.members(ids.filter(id => id !== p.peerId.toString()))
+      expect(p.pubsub.getSubscribers(chatTopic(TOWN)).map(String)).to.have.members(ids.filter(id => id !== p.peerId.toString()))
     }
   })
 
@@ -149,7 +150,7 @@ describe('peer runtime', function () {
     const bootAddr = boot.addresses()[0]!
     const peers: MeshPeer[] = []
     for (let i = 0; i < 4; i++) peers.push(await pool.create({ town: TOWN, bootstrap: [bootAddr], lookupInterval: 200 }))
-    const topic = clockTopic(TOWN)
+    const topic = chatTopic(TOWN)
     await waitFor(() => peers.every(p => p.pubsub.getSubscribers(topic).length === 3), 30_000, 'full town')
     const received = peers.map(() => new Set<string>())
     peers.forEach((p, i) => p.pubsub.addEventListener('message', e => {
@@ -180,5 +181,43 @@ describe('peer runtime', function () {
       n++
       return [...received[3]!].some(m => m.startsWith('after-heal-a')) && [...received[1]!].some(m => m.startsWith('after-heal-b'))
     }, 20_000, 'delivery across the healed link', 250)
+  })
+  it('member links: peers given each other as members link up, and link again when their links close', async function () {
+    this.timeout(60_000)
+    const boot = await pool.create()
+    const bootAddr = boot.addresses()[0]!
+    // no town directory anywhere: once the DHT's start-up queries are over, nothing
+    // but member links dials the others
+    const peers: MeshPeer[] = []
+    for (let i = 0; i < 4; i++) peers.push(await pool.create({ bootstrap: [bootAddr] }))
+    const ids = peers.map(p => p.peerId.toString())
+    const linked = (a: MeshPeer, b: string): boolean => a.libp2p.getConnections(peerIdFromString(b)).some(c => c.status === 'open')
+    const allLinked = (): boolean => peers.every(p => ids.every(id => id === p.peerId.toString() || linked(p, id)))
+    const counts = (): string => peers.map(p => ids.filter(id => linked(p, id)).length).join(',')
+    for (const p of peers) p.memberLinks.keep(ids)
+    await waitFor(allLinked, 30_000, () => `every peer linked to every other; have ${counts()}`)
+    expect(peers.map(p => p.memberLinks.wanted)).to.deep.equal([3, 3, 3, 3])
+    // close every link between members (as a restart or a dropped link would): each is opened again
+    const before = new Set(peers.flatMap(p => p.libp2p.getConnections().map(c => c.id)))
+    for (const p of peers) for (const id of ids) if (id !== p.peerId.toString()) await p.libp2p.hangUp(peerIdFromString(id))
+    const relinked = (): boolean => peers.every(p => ids.every(id => id === p.peerId.toString() ||
+      p.libp2p.getConnections(peerIdFromString(id)).some(c => c.status === 'open' && !before.has(c.id))))
+    await waitFor(relinked, 30_000, () => `every link opened again; have ${counts()}`)
+  })
+
+  it('member links: a blocked member is tried again with backoff, and linked at once when the block is lifted', async function () {
+    this.timeout(60_000)
+    const boot = await pool.create()
+    const bootAddr = boot.addresses()[0]!
+    const [a, b] = [await pool.create({ bootstrap: [bootAddr] }), await pool.create({ bootstrap: [bootAddr] })]
+    await a.block(b.peerId)
+    a.memberLinks.keep([a.peerId.toString(), b.peerId.toString()])
+    await waitFor(() => a.memberLinks.failures >= 1, 20_000, 'a failed dial of the blocked member')
+    expect(a.libp2p.getConnections(b.peerId)).to.have.length(0)
+    a.unblock(b.peerId)
+    await waitFor(() => a.libp2p.getConnections(b.peerId).some(c => c.status === 'open'), 10_000, 'a link once unblocked')
+    // a member dropped from the roster is not dialled again
+    a.memberLinks.keep([])
+    expect(a.memberLinks.wanted).to.equal(0)
   })
 })

@@ -7,6 +7,8 @@ import type { VoteStatement } from '../src/town/clock.js'
 import { comparePeriods, type TownTime } from '../src/town/rules.js'
 import { waitFor } from './helpers/peers.js'
 import { TestTown, type TestVillager } from './helpers/town.js'
+import { startVillagerNode } from '../src/town/villager-node.js'
+import { TownObserver } from '../src/observer/observer.js'
 
 /** Cut every link between the two groups, both ways, with the peers' gaters. */
 async function split (a: TestVillager[], b: TestVillager[]): Promise<void> {
@@ -59,7 +61,13 @@ async function everyoneActs (vs: TestVillager[]): Promise<void> {
 describe('town barrier under partitions (real peers, gater)', function () {
   this.timeout(120_000)
   let town: TestTown
-  afterEach(async () => { await town?.stop() })
+  /** What a test started beside the town, stopped before it */
+  let stopAfter: (() => Promise<void>) | undefined
+  afterEach(async () => {
+    await stopAfter?.()
+    stopAfter = undefined
+    await town?.stop()
+  })
 
   it('a founder learnt from a snapshot, never heard itself, gets the whole eviction timeout from then', async () => {
     const evictAfterMs = 1_500
@@ -205,14 +213,26 @@ describe('town barrier under partitions (real peers, gater)', function () {
     for (const h of heard) expect(h.voters.every(v => v === h.from), `a message from ${h.from} with others' statements`).to.equal(true)
   })
 
-  it('a fully linked town forwards no clock message: each author already sent it to every subscriber', async () => {
+  it('a fully linked town forwards no clock message, watched by an observer and with a merchant: each author already sent it to every subscriber', async () => {
     town = await new TestTown().start({
       evictAfterMs: 6_000, // heartbeats every second
+      merchant: true,
       villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }, { name: 'dan', occupation: 'farmer' }]
     })
     const names = ['ann', 'ben', 'cat', 'dan']
     await town.waitForMembers(names)
     const all = names.map(n => town.get(n))
+    // an observer follows the clock without being a member: authors name it among their guests
+    const observerPeer = await town.pool.create({ town: town.town, bootstrap: [town.bootstrapAddr] })
+    const observer = new TownObserver(observerPeer, { town: town.town, republishIntervalMs: 200 })
+    await observer.start()
+    stopAfter = async () => { await observer.stop() }
+    const observerId = observerPeer.peerId.toString()
+    await waitFor(() => all.every(v => v.peer.pubsub.getSubscribers(clockTopic(town.town)).map(String).includes(observerId) &&
+      v.peer.libp2p.getConnections(observerPeer.peerId).some(c => c.status === 'open')), 20_000, 'the observer linked to every villager, on the clock topic')
+    // the merchant keeps no time: it is no clock subscriber, so nobody must reach it
+    const merchantId = town.merchant!.peer.peerId.toString()
+    for (const v of all) expect(v.peer.pubsub.getSubscribers(clockTopic(town.town)).map(String)).to.not.include(merchantId)
     const heard = new Map(all.map(v => [v, [] as HeardClock[]]))
     for (const v of all) hearClock(v, town.town, h => heard.get(v)!.push(h))
     const ids = all.map(v => v.peer.peerId.toString())
@@ -232,6 +252,36 @@ describe('town barrier under partitions (real peers, gater)', function () {
       for (const h of since) expect(h.result, `${v.name} forwarded a message of ${h.from}`).to.equal(TopicValidatorResult.Ignore)
       expect(v.service.clock!.forwardsSpared).to.be.at.least(since.length)
     }
+    await waitFor(() => observer.clock.time()?.period === 'noon', 10_000, 'the observer to follow time to noon')
+  })
+
+  it('every villager keeps links to the members of its view, a member the town directory cannot find too', async () => {
+    town = await new TestTown().start({
+      evictAfterMs: 6_000,
+      villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }]
+    })
+    await town.waitForMembers(['ann', 'ben', 'cat'])
+    const others = ['ann', 'ben', 'cat'].map(n => town.get(n))
+    // dan announces nothing in the DHT and looks nobody up: it knows ann's address only
+    // (that member links then dial it is shown on bare peers in node-peer.test.ts: in a town
+    // this small, kad-dht alone keeps everyone linked)
+    const peer = await town.pool.create({ bootstrap: [others[0]!.peer.addresses()[0]!] })
+    const node = await startVillagerNode(peer, { town: town.town, evictAfterMs: 6_000, republishIntervalMs: 200, settleIntervalMs: 200 })
+    try {
+      await node.villager.create({ name: 'dan', occupation: 'farmer', gender: 'male', personality: 'steady' })
+      await waitFor(() => others.every(v => town.members(v).includes('dan')) && node.villager.clock?.isMember() === true, 30_000, 'dan to join')
+      await waitFor(() => [peer, ...others.map(v => v.peer)].every(p => p.memberLinks.wanted === 3), 10_000,
+        () => `every villager to keep links to its 3 fellow members; have ${[peer, ...others.map(v => v.peer)].map(p => p.memberLinks.wanted).join(',')}`)
+      await waitFor(() => others.every(v => peer.libp2p.getConnections(v.peer.peerId).some(c => c.status === 'open')), 20_000, 'dan linked to every member')
+      for (const v of others) expect(v.peer.directory!.members().map(String)).to.not.include(peer.peerId.toString())
+    } finally {
+      await node.stop()
+    }
+    // a member stopped and evicted (at the next boundary: the others act) is no longer dialled
+    await waitFor(async () => {
+      await everyoneActs(others)
+      return others.every(v => !town.members(v).includes('dan') && v.peer.memberLinks.wanted === 2)
+    }, 30_000, () => `dan evicted and dropped from every member's links; have ${others.map(v => `${v.name}:[${town.members(v).join(',')}] ${v.peer.memberLinks.wanted}`).join(' ')}`)
   })
 
   it('a villager cut off from one other still hears it through a third, who forwards what the author could not send', async () => {

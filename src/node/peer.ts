@@ -11,7 +11,8 @@ import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import type { LevelDatastore } from 'datastore-level'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { townTopics } from '../protocols/topics.js'
+import { chatTopic } from '../protocols/topics.js'
+import { memberLinks, type MemberLinksService } from './member-links.js'
 import { townDirectory, type TownDirectoryService } from '../protocols/town-directory/index.js'
 import pRetry from 'p-retry'
 import { parseBootstrapAddr, parseListenAddr } from './addresses.js'
@@ -87,6 +88,7 @@ export interface MeshServices {
   ping: Ping
   pubsub: GossipSub
   dht: KadDHT
+  memberLinks: MemberLinksService
   [key: string]: unknown
 }
 
@@ -132,6 +134,11 @@ export class MeshPeer {
     return this.libp2p.services.townDirectory as TownDirectoryService | undefined
   }
 
+  /** Keeps a direct link to each member of the town it is given (member-links.ts). */
+  get memberLinks (): MemberLinksService {
+    return this.libp2p.services.memberLinks
+  }
+
   /** Full dialable addresses, `/ip4/.../tcp/.../p2p/<id>`. */
   addresses (): string[] {
     return this.libp2p.getMultiaddrs().map(ma => ma.toString())
@@ -160,6 +167,7 @@ export class MeshPeer {
   }
 
   private redial (): void {
+    this.memberLinks.retryNow()
     void this.directory?.refresh().catch(() => {})
   }
 
@@ -249,7 +257,8 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
       // towns run on LANs and loopback: keep private addresses in DHT records
       peerInfoMapper: passthroughMapper,
       allowQueryWithZeroPeers: true
-    })
+    }),
+    memberLinks: memberLinks()
   }
   if (options.town != null) {
     services.townDirectory = townDirectory({ town: options.town, lookupInterval: options.lookupInterval })
@@ -297,8 +306,9 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
     await datastore.close()
     throw err
   }
-  if (options.town != null) {
-    for (const topic of townTopics(options.town)) peer.pubsub.subscribe(topic)
-  }
+  // the clock topic is joined by whoever keeps or follows the town's time (ClockService):
+  // a peer that does not, such as the merchant, would take in every heartbeat and
+  // forward it unchecked, and count as a subscriber the clock must reach
+  if (options.town != null) peer.pubsub.subscribe(chatTopic(options.town))
   return peer
 }

@@ -10,8 +10,3 @@ export function chatTopic (town: string): string {
 export function roomTopic (roomId: string): string {
   return `meshtown/room/${roomId}`
 }
-
-/** The topics every member of a town subscribes to. */
-export function townTopics (town: string): string[] {
-  return [clockTopic(town), chatTopic(town)]
-}

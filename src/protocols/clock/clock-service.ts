@@ -20,7 +20,7 @@ import {
   MAX_CLOCK_MESSAGE_BYTES, MAX_SNAPSHOT_BYTES, REPAIR_WINDOW_MS, SYNC_BACKOFF_MS, SYNC_TIMEOUT_MS
 } from './constants.js'
 import { heartbeatIntervalMs } from './pace.js'
-import { encodeReach, memberOrder, reachCovers } from './reach.js'
+import { encodeGuests, encodeReach, memberOrder, reachCovers } from './reach.js'
 
 export interface ClockIdentity {
   name: string
@@ -282,7 +282,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     if (msg.digest !== order.digest) return 'OTHER_VIEW'
     const from = source.toString()
     const others = this.peer.pubsub.getSubscribers(this.topic).map(String).filter(peer => peer !== from)
-    return reachCovers(msg.reach, order, others) ? undefined : 'NOT_REACHED'
+    return reachCovers(msg.reach, order, others, msg.guests) ? undefined : 'NOT_REACHED'
   }
 
   private reject (code: string, result: TopicValidatorResult): TopicValidatorResult {
@@ -502,6 +502,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       stmts: stmts ?? currentStatements(state),
       reach: encodeReach(order, id => id === this.self || reached.has(id))
     }
+    const guests = encodeGuests(order, reached)
+    if (guests.length > 0) msg.guests = guests
     this.publishedAt = Date.now()
     try {
       await this.peer.pubsub.publish(this.topic, encodeJson(msg))

@@ -10,7 +10,7 @@ import { z } from 'zod'
 import type { ClockState, EvictStatement, JoinStatement, Statement, VoteStatement } from '../../town/clock.js'
 import { OCCUPATIONS, PERIOD_ACTIONS, PERIODS } from '../../town/rules.js'
 import { TOWN_NAME_PATTERN } from '../town-directory/constants.js'
-import { MAX_REACH_CHARS, SIGNING_DOMAIN } from './constants.js'
+import { GUEST_TAG_CHARS, MAX_REACH_CHARS, MAX_REACH_GUESTS, SIGNING_DOMAIN } from './constants.js'
 
 const MAX_DAY = 1_000_000_000
 export const PeerIdString = z.string().min(40).max(100).regex(/^[1-9A-HJ-NP-Za-km-z]+$/, 'not a base58 PeerId')
@@ -47,7 +47,9 @@ export const ClockMessageSchema = z.strictObject({
   seq: z.number().int().nonnegative(),
   stmts: z.array(StatementSchema).max(4096),
   /** The members of the author's view it sent this message to (reach.ts). */
-  reach: z.string().max(MAX_REACH_CHARS).regex(/^[A-Za-z0-9_-]*$/, 'not base64url').optional()
+  reach: z.string().max(MAX_REACH_CHARS).regex(/^[A-Za-z0-9_-]*$/, 'not base64url').optional(),
+  /** Subscribers outside that view it sent this message to, by PeerId tag (reach.ts). */
+  guests: z.array(z.string().length(GUEST_TAG_CHARS).regex(/^[1-9A-HJ-NP-Za-km-z]+$/, 'not base58')).max(MAX_REACH_GUESTS).optional()
 })
 export type ClockMessage = z.infer<typeof ClockMessageSchema>
 

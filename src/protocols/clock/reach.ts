@@ -1,4 +1,5 @@
 import { sortedIds, viewDigest, type Member } from '../../town/clock.js'
+import { GUEST_TAG_CHARS, MAX_REACH_GUESTS } from './constants.js'
 
 /**
  * Which members a clock message's author sent it to itself. An author floods
@@ -10,6 +11,9 @@ import { sortedIds, viewDigest, type Member } from '../../town/clock.js'
  * it knows is not among them. A receiver whose view differs cannot read the bits
  * and forwards. The bits are signed with the message, so only its author can
  * narrow where its own messages go, which it could do anyway by not sending them.
+ * Subscribers outside the view (an observer, the merchant's dashboard, a newcomer
+ * not yet admitted) have no bit: the author names the few it reached by a tag of
+ * their PeerId, so that watching a town does not bring every copy back.
  */
 
 /** Members in the order the bits follow, with each one's position and the view's digest; computed once per view. */
@@ -40,15 +44,34 @@ export function encodeReach (order: MemberOrder, reached: (id: string) => boolea
   return Buffer.from(bits).toString('base64url')
 }
 
+/** How a subscriber outside the view is named in a message's guests. */
+export function guestTag (peerId: string): string {
+  return peerId.slice(-GUEST_TAG_CHARS)
+}
+
+/** Tags of the reached peers that are not members of `order`, at most MAX_REACH_GUESTS (the rest are left to forwarding). */
+export function encodeGuests (order: MemberOrder, reached: Iterable<string>): string[] {
+  const guests: string[] = []
+  for (const id of reached) {
+    if (guests.length >= MAX_REACH_GUESTS) break
+    if (!order.index.has(id)) guests.push(guestTag(id))
+  }
+  return guests.sort()
+}
+
 /**
- * Whether every peer in `peers` is a member the author reached. False for a peer
- * outside the view (an observer, a newcomer), which only forwarding reaches.
+ * Whether every peer in `peers` is one the author reached: a member whose bit is
+ * set, or a peer outside the view named among `guests`.
  */
-export function reachCovers (reach: string, order: MemberOrder, peers: Iterable<string>): boolean {
+export function reachCovers (reach: string, order: MemberOrder, peers: Iterable<string>, guests: readonly string[] = []): boolean {
   const bits = Buffer.from(reach, 'base64url')
   for (const peer of peers) {
     const i = order.index.get(peer)
-    if (i == null || ((bits[i >> 3] ?? 0) & (1 << (i & 7))) === 0) return false
+    if (i == null) {
+      if (!guests.includes(guestTag(peer))) return false
+    } else if (((bits[i >> 3] ?? 0) & (1 << (i & 7))) === 0) {
+      return false
+    }
   }
   return true
 }

@@ -1,0 +1,170 @@
+import { serviceCapabilities, type Logger, type PeerId, type Startable } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { PeerQueue, repeatingTask, type RepeatingTask } from '@libp2p/utils'
+import type { ComponentLogger } from '@libp2p/interface'
+
+/**
+ * Keeps a direct link to every member of the town. The town directory finds
+ * members through the DHT, whose provider lookups stop at 20 answers, so in a
+ * town past ~20 members two later members were linked only if one happened to
+ * dial the other. The clock's roster names every member, and a clock message
+ * sent straight to each member needs no copies forwarded through the mesh
+ * (reach.ts): this service dials the members it is given that have no open
+ * link, a few at a time, backing off per peer while one cannot be reached.
+ */
+export interface MemberLinksInit {
+  /** ms between checks of which members are unlinked */
+  checkInterval?: number
+  /** first wait after a failed dial; doubles per failure up to maxBackoff */
+  minBackoff?: number
+  maxBackoff?: number
+  /** dials in flight at once */
+  concurrency?: number
+  /**
+   * Of two unlinked members, the one with the lower PeerId dials first; the
+   * other dials only once a link is still missing this long after it was asked
+   * for, so two members do not open two links to each other at the same moment.
+   */
+  higherIdGrace?: number
+}
+
+export interface MemberLinksComponents {
+  peerId: PeerId
+  connectionManager: ConnectionManager
+  logger: ComponentLogger
+}
+
+export interface MemberLinksService {
+  /** Keep a link to each of these peers (PeerId strings); replaces the previous set. */
+  keep(peers: Iterable<string>): void
+  /** Dial every missing link now, forgetting backoffs (the network just healed). */
+  retryNow(): void
+  /** Members kept linked, without ourselves. */
+  readonly wanted: number
+  /** Dials started, and of those, failed. */
+  readonly dials: number
+  readonly failures: number
+}
+
+export const DEFAULT_CHECK_INTERVAL_MS = 2_000
+export const DEFAULT_MIN_BACKOFF_MS = 2_000
+export const DEFAULT_MAX_BACKOFF_MS = 60_000
+export const DEFAULT_DIAL_CONCURRENCY = 4
+export const DEFAULT_HIGHER_ID_GRACE_MS = 5_000
+
+interface Want {
+  peerId: PeerId
+  /** when we last found it unlinked with no earlier gap open */
+  missingSince?: number
+  /** no dial before this time (after failures) */
+  notBefore: number
+  backoff: number
+}
+
+export class MemberLinks implements MemberLinksService, Startable {
+  readonly [serviceCapabilities] = ['@meshtown/member-links']
+  readonly [Symbol.toStringTag] = '@meshtown/member-links'
+  dials = 0
+  failures = 0
+
+  private readonly components: MemberLinksComponents
+  private readonly log: Logger
+  private readonly self: string
+  private readonly minBackoff: number
+  private readonly maxBackoff: number
+  private readonly grace: number
+  private readonly want = new Map<string, Want>()
+  private readonly queue: PeerQueue
+  private readonly task: RepeatingTask
+
+  constructor (components: MemberLinksComponents, init: MemberLinksInit = {}) {
+    this.components = components
+    this.log = components.logger.forComponent('meshtown:member-links')
+    this.self = components.peerId.toString()
+    this.minBackoff = init.minBackoff ?? DEFAULT_MIN_BACKOFF_MS
+    this.maxBackoff = Math.max(this.minBackoff, init.maxBackoff ?? DEFAULT_MAX_BACKOFF_MS)
+    this.grace = init.higherIdGrace ?? DEFAULT_HIGHER_ID_GRACE_MS
+    this.queue = new PeerQueue({ concurrency: init.concurrency ?? DEFAULT_DIAL_CONCURRENCY })
+    this.task = repeatingTask(() => { this.check() }, init.checkInterval ?? DEFAULT_CHECK_INTERVAL_MS, { debounce: 50 })
+  }
+
+  get wanted (): number {
+    return this.want.size
+  }
+
+  start (): void {
+    this.task.start()
+  }
+
+  stop (): void {
+    this.task.stop()
+    this.queue.abort()
+  }
+
+  keep (peers: Iterable<string>): void {
+    const next = new Set(peers)
+    next.delete(this.self)
+    for (const id of this.want.keys()) if (!next.has(id)) this.want.delete(id)
+    let added = false
+    for (const id of next) {
+      if (this.want.has(id)) continue
+      let peerId: PeerId
+      try {
+        peerId = peerIdFromString(id)
+      } catch {
+        continue // the roster only holds PeerIds its signatures were checked against
+      }
+      this.want.set(id, { peerId, notBefore: 0, backoff: this.minBackoff })
+      added = true
+    }
+    if (added) this.task.run()
+  }
+
+  retryNow (): void {
+    for (const want of this.want.values()) {
+      want.notBefore = 0
+      want.backoff = this.minBackoff
+    }
+    this.task.run()
+  }
+
+  private linked (peerId: PeerId): boolean {
+    return this.components.connectionManager.getConnections(peerId).some(c => c.status === 'open')
+  }
+
+  private check (): void {
+    const now = Date.now()
+    for (const [id, want] of this.want) {
+      if (this.linked(want.peerId)) {
+        want.missingSince = undefined
+        want.backoff = this.minBackoff
+        continue
+      }
+      want.missingSince ??= now
+      if (now < want.notBefore || this.queue.has(want.peerId)) continue
+      if (id > this.self && now - want.missingSince < this.grace) continue
+      this.dial(id, want)
+    }
+  }
+
+  private dial (id: string, want: Want): void {
+    this.dials++
+    this.queue.add(async (options) => {
+      await this.components.connectionManager.openConnection(want.peerId, options)
+    }, { peerId: want.peerId }).then(() => {
+      want.backoff = this.minBackoff
+    }, (err: any) => {
+      this.failures++
+      // a member dropped from the roster meanwhile is no longer our business
+      if (this.want.get(id) !== want) return
+      want.notBefore = Date.now() + want.backoff
+      this.log('could not link town member %p (next try in %d ms) - %s', want.peerId, want.backoff, err.message)
+      want.backoff = Math.min(want.backoff * 2, this.maxBackoff)
+    })
+  }
+}
+
+export function memberLinks (init: MemberLinksInit = {}): (components: MemberLinksComponents) => MemberLinksService {
+  return (components) => new MemberLinks(components, init)
+}
