@@ -10,6 +10,8 @@ import { DEFAULT_FAST_LOOKUPS, DEFAULT_MAX_QUERY_EVERY_ROUNDS, DEFAULT_QUERY_EVE
 import { PeerPool, waitFor } from './helpers/peers.js'
 
 const TOWN = 'testville'
+/** Member links that dial a missing link within a fraction of a second (by default they leave the first 10 s to the directory). */
+const QUICK_LINKS = { checkInterval: 100, missingFor: 200, higherIdGrace: 500, minBackoff: 500 }
 
 describe('peer runtime', function () {
   const pool = new PeerPool()
@@ -189,7 +191,7 @@ describe('peer runtime', function () {
     // no town directory anywhere: once the DHT's start-up queries are over, nothing
     // but member links dials the others
     const peers: MeshPeer[] = []
-    for (let i = 0; i < 4; i++) peers.push(await pool.create({ bootstrap: [bootAddr] }))
+    for (let i = 0; i < 4; i++) peers.push(await pool.create({ bootstrap: [bootAddr], memberLinks: QUICK_LINKS }))
     const ids = peers.map(p => p.peerId.toString())
     const linked = (a: MeshPeer, b: string): boolean => a.libp2p.getConnections(peerIdFromString(b)).some(c => c.status === 'open')
     const allLinked = (): boolean => peers.every(p => ids.every(id => id === p.peerId.toString() || linked(p, id)))
@@ -209,7 +211,7 @@ describe('peer runtime', function () {
     this.timeout(60_000)
     const boot = await pool.create()
     const bootAddr = boot.addresses()[0]!
-    const [a, b] = [await pool.create({ bootstrap: [bootAddr] }), await pool.create({ bootstrap: [bootAddr] })]
+    const [a, b] = [await pool.create({ bootstrap: [bootAddr], memberLinks: QUICK_LINKS }), await pool.create({ bootstrap: [bootAddr], memberLinks: QUICK_LINKS })]
     await a.block(b.peerId)
     a.memberLinks.keep([a.peerId.toString(), b.peerId.toString()])
     await waitFor(() => a.memberLinks.failures >= 1, 20_000, 'a failed dial of the blocked member')

@@ -7,7 +7,7 @@ import { summarize, formatSummary } from './profile-summary.js'
 const n = Number(process.argv[2] ?? 10)
 const patch = process.argv[3] ?? ''
 await prepareBundles(['mesh-node.ts'])
-const town = await startMeshTown({ n, patch })
+const town = await startMeshTown({ n, patch, verbose: process.env.VERBOSE === '1' })
 try {
   await waitFormed(town, formTimeoutMs(n))
   // SETTLE=1: start measuring once the start-up work is over, as the barrier benchmark's idle figure does
@@ -29,6 +29,11 @@ try {
     console.log(`window ${w}: ${(cpu / (Date.now() - t0)).toFixed(2)} cores; v0 in 5 s: ${JSON.stringify(delta)}`)
     console.log(`  busiest: ${per.slice(0, 5).map(x => `${town.children[x.i]!.name} ${x.ms.toFixed(0)} ms`).join(', ')}; quietest: ${per.slice(-3).map(x => `${town.children[x.i]!.name} ${x.ms.toFixed(0)} ms`).join(', ')}`)
   }
+  // every villager: members it has no link to, and its member links' dials
+  const all = await Promise.all(town.children.map(async ch => (await ch.ask({ cmd: 'gossip-stats' }, 'gossip-stats', answerMs(town))).peers[0]))
+  const unlinked = all.map((p: any) => p.memberLinks?.unlinked ?? 0)
+  console.log(`unlinked members per villager: ${unlinked.join(',')} (sum ${sum(unlinked)}); member-link dials ${sum(all.map((p: any) => p.memberLinks?.dials ?? 0))}, failed ${sum(all.map((p: any) => p.memberLinks?.failures ?? 0))}`)
+  for (const p of all as any[]) if (p.memberLinks?.last != null) console.log(`  ${p.name}: last failure ${p.memberLinks.last}`)
   const c = town.children[0]!
   const g0 = await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', answerMs(town))
   console.log(JSON.stringify(g0.peers[0]))

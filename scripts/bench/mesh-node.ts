@@ -15,6 +15,13 @@ import { nowMs } from './lib/stats.js'
 import type { MeshPeer } from '../../src/node/peer.js'
 import type { ClockState } from '../../src/town/clock.js'
 
+/** Members of the peer's view it holds no open link to. */
+function unlinkedMembers (peer: MeshPeer, state: ClockState | undefined): number {
+  if (state == null) return 0
+  const linked = new Set(peer.libp2p.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))
+  return Object.keys(state.view).filter(id => id !== peer.peerId.toString() && !linked.has(id)).length
+}
+
 const processStart = performance.timeOrigin
 const mainAt = nowMs()
 const args = parseArgs(process.argv.slice(2))
@@ -227,7 +234,7 @@ async function runVillagers (): Promise<void> {
       }
       case 'gossip-stats': {
         const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
-        emit({ ev: 'gossip-stats', peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, spared: p.node.villager.clock?.forwardsSpared ?? 0, forwarded: p.node.villager.clock?.forwarded, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] })) })
+        emit({ ev: 'gossip-stats', peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, spared: p.node.villager.clock?.forwardsSpared ?? 0, forwarded: p.node.villager.clock?.forwarded, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, memberLinks: { wanted: p.peer.memberLinks.wanted, unlinked: unlinkedMembers(p.peer, p.node.villager.clock?.state), dials: p.peer.memberLinks.dials, failures: p.peer.memberLinks.failures, last: p.peer.memberLinks.lastFailure }, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] })) })
         break
       }
       case 'reset-phases':

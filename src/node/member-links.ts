@@ -10,8 +10,9 @@ import type { ComponentLogger } from '@libp2p/interface'
  * town past ~20 members two later members were linked only if one happened to
  * dial the other. The clock's roster names every member, and a clock message
  * sent straight to each member needs no copies forwarded through the mesh
- * (reach.ts): this service dials the members it is given that have no open
- * link, a few at a time, backing off per peer while one cannot be reached.
+ * (reach.ts): this service dials the members it is given whose link has been
+ * missing a while, a few at a time, backing off per peer while one cannot be
+ * reached.
  */
 export interface MemberLinksInit {
   /** ms between checks of which members are unlinked */
@@ -22,9 +23,16 @@ export interface MemberLinksInit {
   /** dials in flight at once */
   concurrency?: number
   /**
+   * A link must be missing this long before it is dialled. A town forming links
+   * itself through the directory and the DHT within seconds; dialling at once as
+   * well, each dial a DHT lookup for an address on a machine busy with forming,
+   * timed out by the thousand in a town of 35 processes and only added load.
+   */
+  missingFor?: number
+  /**
    * Of two unlinked members, the one with the lower PeerId dials first; the
-   * other dials only once a link is still missing this long after it was asked
-   * for, so two members do not open two links to each other at the same moment.
+   * other waits this much longer, so two members do not open two links to each
+   * other at the same moment.
    */
   higherIdGrace?: number
 }
@@ -45,13 +53,16 @@ export interface MemberLinksService {
   /** Dials started, and of those, failed. */
   readonly dials: number
   readonly failures: number
+  /** Why the latest failed dial failed (for status output). */
+  readonly lastFailure?: string
 }
 
 export const DEFAULT_CHECK_INTERVAL_MS = 2_000
 export const DEFAULT_MIN_BACKOFF_MS = 2_000
 export const DEFAULT_MAX_BACKOFF_MS = 60_000
 export const DEFAULT_DIAL_CONCURRENCY = 4
-export const DEFAULT_HIGHER_ID_GRACE_MS = 5_000
+export const DEFAULT_MISSING_FOR_MS = 10_000
+export const DEFAULT_HIGHER_ID_GRACE_MS = 10_000
 
 interface Want {
   peerId: PeerId
@@ -67,12 +78,14 @@ export class MemberLinks implements MemberLinksService, Startable {
   readonly [Symbol.toStringTag] = '@meshtown/member-links'
   dials = 0
   failures = 0
+  lastFailure?: string
 
   private readonly components: MemberLinksComponents
   private readonly log: Logger
   private readonly self: string
   private readonly minBackoff: number
   private readonly maxBackoff: number
+  private readonly missingFor: number
   private readonly grace: number
   private readonly want = new Map<string, Want>()
   private readonly queue: PeerQueue
@@ -84,6 +97,7 @@ export class MemberLinks implements MemberLinksService, Startable {
     this.self = components.peerId.toString()
     this.minBackoff = init.minBackoff ?? DEFAULT_MIN_BACKOFF_MS
     this.maxBackoff = Math.max(this.minBackoff, init.maxBackoff ?? DEFAULT_MAX_BACKOFF_MS)
+    this.missingFor = init.missingFor ?? DEFAULT_MISSING_FOR_MS
     this.grace = init.higherIdGrace ?? DEFAULT_HIGHER_ID_GRACE_MS
     this.queue = new PeerQueue({ concurrency: init.concurrency ?? DEFAULT_DIAL_CONCURRENCY })
     this.task = repeatingTask(() => { this.check() }, init.checkInterval ?? DEFAULT_CHECK_INTERVAL_MS, { debounce: 50 })
@@ -125,6 +139,8 @@ export class MemberLinks implements MemberLinksService, Startable {
     for (const want of this.want.values()) {
       want.notBefore = 0
       want.backoff = this.minBackoff
+      // a healed link is not left to the directory first: dial it now
+      if (want.missingSince != null) want.missingSince = -Infinity
     }
     this.task.run()
   }
@@ -143,7 +159,7 @@ export class MemberLinks implements MemberLinksService, Startable {
       }
       want.missingSince ??= now
       if (now < want.notBefore || this.queue.has(want.peerId)) continue
-      if (id > this.self && now - want.missingSince < this.grace) continue
+      if (now - want.missingSince < this.missingFor + (id > this.self ? this.grace : 0)) continue
       this.dial(id, want)
     }
   }
@@ -156,6 +172,7 @@ export class MemberLinks implements MemberLinksService, Startable {
       want.backoff = this.minBackoff
     }, (err: any) => {
       this.failures++
+      this.lastFailure = `${err.name ?? 'Error'}: ${err.message}`
       // a member dropped from the roster meanwhile is no longer our business
       if (this.want.get(id) !== want) return
       want.notBefore = Date.now() + want.backoff

@@ -12,7 +12,7 @@ import { tcp } from '@libp2p/tcp'
 import type { LevelDatastore } from 'datastore-level'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { chatTopic } from '../protocols/topics.js'
-import { memberLinks, type MemberLinksService } from './member-links.js'
+import { memberLinks, type MemberLinksInit, type MemberLinksService } from './member-links.js'
 import { townDirectory, type TownDirectoryService } from '../protocols/town-directory/index.js'
 import pRetry from 'p-retry'
 import { parseBootstrapAddr, parseListenAddr } from './addresses.js'
@@ -81,6 +81,8 @@ export interface PeerOptions {
   gossipsub?: Partial<GossipsubOpts>
   /** Town directory lookup interval in ms. */
   lookupInterval?: number
+  /** How member links wait and back off (tests shorten them). */
+  memberLinks?: MemberLinksInit
 }
 
 export interface MeshServices {
@@ -258,7 +260,7 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
       peerInfoMapper: passthroughMapper,
       allowQueryWithZeroPeers: true
     }),
-    memberLinks: memberLinks()
+    memberLinks: memberLinks(options.memberLinks)
   }
   if (options.town != null) {
     services.townDirectory = townDirectory({ town: options.town, lookupInterval: options.lookupInterval })
