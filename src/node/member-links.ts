@@ -1,9 +1,3 @@
-import { serviceCapabilities, type Logger, type PeerId, type Startable } from '@libp2p/interface'
-import type { ConnectionManager } from '@libp2p/interface-internal'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { PeerQueue, repeatingTask, type RepeatingTask } from '@libp2p/utils'
-import type { ComponentLogger } from '@libp2p/interface'
-
 /**
  * Keeps a direct link to every member of the town. The town directory finds
  * members through the DHT, whose provider lookups stop at 20 answers, so in a
@@ -14,6 +8,11 @@ import type { ComponentLogger } from '@libp2p/interface'
  * missing a while, a few at a time, backing off per peer while one cannot be
  * reached.
  */
+import { serviceCapabilities, type ComponentLogger, type Logger, type PeerId, type Startable } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { PeerQueue, repeatingTask, type RepeatingTask } from '@libp2p/utils'
+
 export interface MemberLinksInit {
   /** ms between checks of which members are unlinked */
   checkInterval?: number
