@@ -7,7 +7,6 @@ import { z } from 'zod'
 import type { MeshPeer } from '../node/peer.js'
 import { ClockService, ClockError, type AdvanceEvent } from '../protocols/clock/clock-service.js'
 import { VoteSchema } from '../protocols/clock/codec.js'
-import type { ClockState } from './clock.js'
 import type { PeerId } from '@libp2p/interface'
 import { findMerchant, merchantClient, waitForMerchant, type OrderResult, type PriceTable } from '../protocols/merchant/index.js'
 import { RemoteError, WireError, decodeJson, encodeJson } from '../protocols/wire.js'
@@ -287,18 +286,9 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
       republishIntervalMs: this.init.republishIntervalMs
     })
     clock.addEventListener('advance', (e) => { void this.onAdvance(e.detail) })
-    // stay linked to every member: the roster is complete where the DHT's answers are not
-    let view: ClockState['view'] | undefined
-    const linkMembers = (state: ClockState | undefined): void => {
-      if (state == null || state.view === view) return
-      view = state.view
-      this.peer.memberLinks.keep(Object.keys(view))
-    }
-    clock.addEventListener('change', (e) => { linkMembers(e.detail) })
     this.clockService = clock
     if (!this.started) return
     await clock.start()
-    linkMembers(clock.state)
     // a vote made durable just before a crash is published again
     const vote = this.record!.lastVote
     const state = clock.state

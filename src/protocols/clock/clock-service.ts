@@ -147,6 +147,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       this.current = genesis(await this.signJoin(TIME_ZERO))
     }
     this.periodStartedAt = Date.now()
+    if (this.current != null) this.linkMembers(this.current)
     const pubsub = this.peer.pubsub
     pubsub.topicValidators.set(this.topic, async (from, msg) => this.validate(from, msg))
     pubsub.subscribe(this.topic)
@@ -316,7 +317,10 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     if (state === before) return
     this.current = state
     this.changedAt = Date.now()
-    if (state.view !== before?.view) this.noteNewMembers(state)
+    if (state.view !== before?.view) {
+      this.noteNewMembers(state)
+      this.linkMembers(state)
+    }
     const moved = before == null || comparePeriods(state, before) !== 0
     if (moved) {
       this.periodStartedAt = Date.now()
@@ -339,6 +343,15 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
    * from the start of our period: in a town still forming, minutes before, so each
    * newly started founder was evicted by every older one within a quarter second.
    */
+  /**
+   * Stay linked to every member: the view is the town's whole roster, where the
+   * directory's DHT answers stop at 20, and a message sent straight to each member
+   * needs no forwarded copies (reach.ts).
+   */
+  private linkMembers (state: ClockState): void {
+    this.peer.memberLinks.keep(Object.keys(state.view))
+  }
+
   private noteNewMembers (state: ClockState): void {
     const at = Date.now()
     for (const id of Object.keys(state.view)) if (!this.lastHeard.has(id)) this.lastHeard.set(id, at)
