@@ -3,7 +3,8 @@
  * links per peer and the town's CPU, until every villager sees all N members.
  *   npx tsx scripts/bench/form-probe.ts 25 [patch]
  * A process too busy to answer within 10 s is listed as such; its CPU is read from
- * /proc. PROF_AT=k writes villager k's CPU profile to .scratch/prof-form at the end.
+ * /proc. Each process's event-loop lag (p99 and longest stall) shows how long a
+ * handshake or an answer waits behind other work. PROF_AT=k writes villager k's CPU profile to .scratch/prof-form at the end.
  */
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
@@ -45,6 +46,9 @@ try {
     cpuBefore = cpuNow
     at = Date.now()
     for (const p of peers) if (p.view < n - 1) console.log(`  ${p.name}: view ${p.view}, ${p.conns} links, directory ${JSON.stringify(p.dir)}`)
+    const lags = statuses.flatMap(st => st?.lag != null ? [st.lag as { p50: number, p99: number, max: number }] : [])
+    const p99s = lags.map(l => l.p99).sort((x, y) => x - y)
+    if (p99s.length > 0) console.log(`  event-loop lag over the last 5 s, p99 per process: median ${p99s[p99s.length >> 1]} ms, max ${p99s[p99s.length - 1]} ms; longest stall ${Math.max(...lags.map(l => l.max))} ms; member-link dials failed so far ${sum(peers.map(p => (p as any).linkFailures ?? 0))}`)
     console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: views ${histogram(peers.map(p => p.view))}; links ${histogram(peers.map(p => p.conns))}; members ${peers.filter(p => p.member).length}; evictions held ${histogram(peers.map(p => p.evicts))}; ${cores.toFixed(2)} cores`)
     if (peers.length >= n && peers.every(p => p.view === n && p.member)) { console.log('formed'); break }
   }

@@ -9,11 +9,25 @@
  *   node --import tsx scripts/bench/mesh-node.ts --role villager --town T --bootstrap MA --root DIR --prefix v --first 0 --count 1
  */
 import path from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { emit, onCommands, parseArgs } from './lib/child.js'
 import { closedLoop } from './lib/closed-loop.js'
 import { nowMs } from './lib/stats.js'
 import type { MeshPeer } from '../../src/node/peer.js'
 import type { ClockState } from '../../src/town/clock.js'
+
+/**
+ * How late this process's event loop ran since the last status (ms): a timer or a
+ * socket read waits this long behind other work, so a handshake or an answer does.
+ */
+const loopDelay = monitorEventLoopDelay({ resolution: 20 })
+loopDelay.enable()
+function takeLoopDelay (): { p50: number, p99: number, max: number } {
+  const ms = (ns: number): number => Math.round(ns / 1e6)
+  const lag = { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) }
+  loopDelay.reset()
+  return lag
+}
 
 /** Members of the peer's view it holds no open link to. */
 function unlinkedMembers (peer: MeshPeer, state: ClockState | undefined): number {
@@ -247,9 +261,11 @@ async function runVillagers (): Promise<void> {
         break
       case 'status': {
         const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
+        const lag = takeLoopDelay()
         emit({
           ev: 'status',
-          peers: peers.map((p, i) => ({ name: p.name, view: p.lastView, member: p.node.villager.clock?.isMember() ?? false, at: idx(p.node.villager.clock?.time() ?? { day: 0, period: 'morning' }), conns: p.peer.libp2p.getConnections().length, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] }))
+          lag,
+          peers: peers.map((p, i) => ({ name: p.name, view: p.lastView, member: p.node.villager.clock?.isMember() ?? false, at: idx(p.node.villager.clock?.time() ?? { day: 0, period: 'morning' }), conns: p.peer.libp2p.getConnections().length, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i], linkFailures: p.peer.memberLinks.failures }))
         })
         break
       }
