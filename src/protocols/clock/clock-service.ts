@@ -338,12 +338,6 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   }
 
   /**
-   * A member is given the whole eviction timeout from the moment we learn of it. A
-   * founder learnt from a snapshot had not been heard yet, and silence was counted
-   * from the start of our period: in a town still forming, minutes before, so each
-   * newly started founder was evicted by every older one within a quarter second.
-   */
-  /**
    * Stay linked to every member: the view is the town's whole roster, where the
    * directory's DHT answers stop at 20, and a message sent straight to each member
    * needs no forwarded copies (reach.ts).
@@ -352,6 +346,12 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     this.peer.memberLinks.keep(Object.keys(state.view))
   }
 
+  /**
+   * A member is given the whole eviction timeout from the moment we learn of it. A
+   * founder learnt from a snapshot had not been heard yet, and silence was counted
+   * from the start of our period: in a town still forming, minutes before, so each
+   * newly started founder was evicted by every older one within a quarter second.
+   */
   private noteNewMembers (state: ClockState): void {
     const at = Date.now()
     for (const id of Object.keys(state.view)) if (!this.lastHeard.has(id)) this.lastHeard.set(id, at)

@@ -11,8 +11,8 @@ import { GUEST_TAG_CHARS, MAX_REACH_GUESTS } from './constants.js'
  * it knows is not among them. A receiver whose view differs cannot read the bits
  * and forwards. The bits are signed with the message, so only its author can
  * narrow where its own messages go, which it could do anyway by not sending them.
- * Subscribers outside the view (an observer, the merchant's dashboard, a newcomer
- * not yet admitted) have no bit: the author names the few it reached by a tag of
+ * Subscribers outside the view (an observer such as the dashboard, a newcomer not
+ * yet admitted) have no bit: the author names the few it reached by a tag of
  * their PeerId, so that watching a town does not bring every copy back.
  */
 
