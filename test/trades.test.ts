@@ -6,6 +6,8 @@ import { TradeReplySchema } from '../src/protocols/trade/schemas.js'
 import { lpStream } from '@libp2p/utils'
 import { waitFor } from './helpers/peers.js'
 import { TestTown, type TestVillager } from './helpers/town.js'
+import { Key } from 'interface-datastore'
+import { openDatastore } from '../src/node/data-dir.js'
 
 async function refusal (p: Promise<unknown>): Promise<{ code: string, message: string }> {
   const err: any = await p.then(() => { throw new Error('expected a refusal') }, e => e)
@@ -180,6 +182,63 @@ describe('atomic trades between villagers (real peers)', function () {
     await waitFor(() => alice.trades.find(t.id).status === 'committed' && bob.trades.find(t.id).status === 'committed', 20_000, 'settled after healing')
     expect(alice.service.villager!.items.seed).to.equal(2)
     expect(bob.service.villager!.coins).to.equal(100 - 30 + 10)
+  })
+
+  it('a proposal the initiator lost in a crash: the counterparty\'s accept is refused, and it releases what it reserved', async () => {
+    // a proposal is sent while it is written: as if alice crashed before her write landed, bob holds
+    // a proposal from her that her journal does not have
+    const rpc = new RpcClient(alice.peer.libp2p, TRADE_PROTOCOL, { maxBytes: 4096 })
+    const reply = await rpc.request(bob.peer.peerId, { op: 'propose', id: 'lostinacrash', side: 'buy', item: 'seed', quantity: 4, unitPrice: 2, expiresAt: Date.now() + 60_000, initiatorName: 'alice', counterpartyName: 'bob' }, TradeReplySchema)
+    rpc.close()
+    expect(reply.status).to.equal('received')
+    const seen: Array<[string, number]> = []
+    bob.trades.addEventListener('trade', (e) => { seen.push([e.detail.status, bob.service.villager!.items.seed]) })
+    await bob.trades.accept('lostinacrash')
+    await waitFor(() => bob.trades.find('lostinacrash').status === 'cancelled', 10_000, 'bob learns alice has no such trade')
+    expect(seen, 'reserved on accept, released when alice answers she has no such trade').to.deep.equal([['accepted', 6], ['cancelled', 10]])
+    expect(bob.trades.find('lostinacrash').reason).to.equal('unknown to the other side')
+    expect(bob.service.villager!.items.seed, 'released').to.equal(10)
+    expect(() => alice.trades.find('lostinacrash')).to.throw(/no trade/)
+  })
+
+  it('an accept that arrives while the proposal is still being written waits for the write', async () => {
+    // a slow disk at alice: her proposal reaches bob, and bob accepts, before her own write is durable
+    const db = alice.peer.datastore.db as any
+    const batch = db.batch.bind(db)
+    let slow = true
+    db.batch = async (...args: any[]) => {
+      if (slow) { slow = false; await new Promise(resolve => setTimeout(resolve, 300)) }
+      return batch(...args)
+    }
+    bob.trades.addEventListener('trade', (e) => { if (e.detail.status === 'received') void bob.trades.accept(e.detail.id) })
+    try {
+      const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 2, unitPrice: 3 })
+      expect(slow, 'the slow write was the proposal\'s').to.equal(false)
+      await waitFor(() => alice.trades.find(t.id).status === 'accepted', 10_000, () => `alice sees the accept; alice: ${alice.trades.find(t.id).status}, bob: ${bob.trades.find(t.id).status}`)
+      expect(bob.trades.find(t.id).status).to.equal('accepted')
+      expect((await alice.trades.confirm(t.id)).status).to.equal('committed')
+    } finally {
+      db.batch = batch
+    }
+  })
+
+  it('an initiator that lost the accept in a crash asks the counterparty when it restarts', async () => {
+    const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 3, unitPrice: 2 })
+    await waitFor(() => bob.trades.received().length === 1, 10_000, 'received')
+    await bob.trades.accept(t.id)
+    await waitFor(() => alice.trades.find(t.id).status === 'accepted', 10_000, 'accepted')
+    // alice's record of the accept is not synced on its own: a power cut may take it, as here
+    const proposed = { ...alice.trades.find(t.id), status: 'proposed', delivered: true }
+    const dataDir = alice.dataDir
+    await town.stopVillager(alice)
+    const ds = await openDatastore(dataDir)
+    await ds.put(new Key(`/meshtown/trades/${proposed.initiator}/${proposed.id}`), new TextEncoder().encode(JSON.stringify(proposed)))
+    await ds.close()
+    alice = await town.addVillager('alice', 'farmer', dataDir)
+    await waitFor(() => alice.trades.find(t.id).status === 'accepted', 20_000, () => `alice asks bob: ${alice.trades.find(t.id).status}`)
+    await town.waitForMembers(['alice', 'bob'])
+    expect((await alice.trades.confirm(t.id)).status).to.equal('committed')
+    expect(bob.trades.find(t.id).status).to.equal('committed')
   })
 
   it('a counterparty restarted after accepting keeps its reservation and commits', async () => {

@@ -38,7 +38,7 @@ export interface TradeResult {
   error?: string
 }
 
-async function oneRun (town: Town, concurrency: number, durationMs: number, profile?: string): Promise<{ perSec: number, lat: number[], committed: number, failed: number, saves?: number, saveP50?: number }> {
+export async function oneRun (town: Town, concurrency: number, durationMs: number, profile?: string): Promise<{ perSec: number, lat: number[], committed: number, failed: number, saves?: number, saveP50?: number }> {
   const pairs: Array<[string, string]> = []
   for (let i = 0; i + 1 < town.names.length; i += 2) pairs.push([town.names[i]!, town.names[i + 1]!])
   if (town.kind === 'meshtown') await Promise.all(town.children.map(async c => c.ask({ cmd: 'reset-phases' }, 'phases-reset', 30_000)))

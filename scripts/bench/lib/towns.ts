@@ -44,6 +44,8 @@ export interface MeshTownOptions {
   verbose?: boolean
   /** Extra node flags for the villager processes only (e.g. --cpu-prof for one of them). */
   villagerNodeArgs?: (index: number) => string[]
+  /** A mesh-node bundle other than this checkout's (A/B probes). */
+  bundle?: string
 }
 
 export async function tempRoot (label: string): Promise<string> {
@@ -60,7 +62,7 @@ async function pool<T> (items: T[], concurrency: number, fn: (item: T) => Promis
 export async function startMeshTown (o: MeshTownOptions): Promise<Town> {
   const root = await tempRoot('mesh')
   const townName = o.town ?? 'benchtown'
-  const infra = new Child('bootstrap', 'mesh-node.ts', ['--role', 'bootstrap', '--root', root], { nodeArgs: o.nodeArgs, verbose: o.verbose })
+  const infra = new Child('bootstrap', 'mesh-node.ts', ['--role', 'bootstrap', '--root', root], { nodeArgs: o.nodeArgs, verbose: o.verbose, bundle: o.bundle })
   const ready = await infra.waitFor(e => e.ev === 'ready', 60_000, 'bootstrap ready')
   const perProcess = o.perProcess ?? 1
   const town: Town = { kind: 'meshtown', n: o.n, root, infra, children: [], names: [], childOf: new Map(), bootstrapAddr: ready.addr, evictAfterMs: o.evictAfterMs }
@@ -72,12 +74,12 @@ export async function startMeshTown (o: MeshTownOptions): Promise<Town> {
   return town
 }
 
-export async function spawnMeshVillagers (town: Town, townName: string, first: number, count: number, nodeArgs: string[], o: Pick<MeshTownOptions, 'evictAfterMs' | 'republishMs' | 'verbose' | 'patch'> = {}): Promise<Child> {
+export async function spawnMeshVillagers (town: Town, townName: string, first: number, count: number, nodeArgs: string[], o: Pick<MeshTownOptions, 'evictAfterMs' | 'republishMs' | 'verbose' | 'patch' | 'bundle'> = {}): Promise<Child> {
   const args = ['--role', 'villager', '--town', townName, '--bootstrap', town.bootstrapAddr!, '--root', town.root, '--prefix', 'v', '--first', String(first), '--count', String(count)]
   if (o.evictAfterMs != null) args.push('--evict-after', String(o.evictAfterMs))
   if (o.republishMs != null) args.push('--republish', String(o.republishMs))
   if (o.patch != null && o.patch !== '') args.push('--patch', o.patch)
-  const child = new Child(`mesh-v${first}${count > 1 ? `-${first + count - 1}` : ''}`, 'mesh-node.ts', args, { nodeArgs, verbose: o.verbose })
+  const child = new Child(`mesh-v${first}${count > 1 ? `-${first + count - 1}` : ''}`, 'mesh-node.ts', args, { nodeArgs, verbose: o.verbose, bundle: o.bundle })
   town.children.push(child)
   const started = await child.waitFor(e => e.ev === 'started', 120_000, 'villager start')
   for (const name of started.names as string[]) { town.names.push(name); town.childOf.set(name, child) }

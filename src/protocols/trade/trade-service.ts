@@ -55,6 +55,8 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
   private readonly byId = new Map<string, Set<string>>()
   private readonly inFlight = new Set<string>()
   private readonly again = new Set<string>()
+  /** Proposals the counterparty acknowledged before a restart: its accept may be what the crash lost, so ask. */
+  private readonly recheck = new Set<string>()
   private readonly network = new PQueue({ concurrency: 32 })
   private readonly settleIntervalMs: number
   private readonly now: () => number
@@ -79,7 +81,9 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     for await (const { value } of this.peer.datastore.query({ prefix: TRADE_PREFIX })) {
       const parsed = StoredTradeSchema.safeParse(decodeJson(value))
       if (parsed.success) {
-        this.remember(parsed.data as unknown as Trade)
+        const trade = parsed.data as unknown as Trade
+        this.remember(trade)
+        if (trade.role === 'initiator' && trade.status === 'proposed' && trade.delivered) this.recheck.add(tradeKey(trade.initiator, trade.id))
       }
     }
     this.rpc = new RpcClient(this.peer.libp2p, TRADE_PROTOCOL, { maxBytes: MAX_TRADE_MESSAGE_BYTES, timeoutMs: TRADE_REQUEST_TIMEOUT_MS })
@@ -151,8 +155,12 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     const check = canGive(me, gives(terms, 'initiator'))
     if (!check.ok) throw new VillagerError(check.code, 422, `cannot offer this trade: ${check.message}`)
     const trade: Trade = { ...terms, role: 'initiator', status: 'proposed', escrow: null, delivered: false, createdAt: this.now(), updatedAt: this.now() }
-    await this.serially(tradeKey(trade.initiator, trade.id), async () => this.villager.transact(() => ({ puts: [this.entry(trade)], result: undefined, commit: () => { this.remember(trade) } })))
-    await this.deliver(trade.initiator, trade.id)
+    // Written and sent at once, so the fsync and the round trip overlap. A proposal reserves
+    // nothing here; the other side reserves when it accepts, and we answer its accept only from
+    // the journal (onRequest waits for this write). Should this side crash before the write is
+    // durable, that accept gets UNKNOWN_TRADE and the other side releases what it reserved.
+    const written = this.serially(tradeKey(trade.initiator, trade.id), async () => this.villager.transact(() => ({ puts: [this.entry(trade)], result: undefined, commit: () => { this.remember(trade) } })))
+    await this.deliver(trade.initiator, trade.id, { trade, written })
     return this.get(trade.initiator, trade.id)
   }
 
@@ -175,7 +183,7 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
   private async userStep (id: string, step: (v: any, t: Trade, now: number) => TradeResult<Step>): Promise<Trade> {
     const known = this.find(id)
     const key = tradeKey(known.initiator, known.id)
-    await this.apply(key, (v, t) => step(v, t, this.now()), 'user')
+    await this.apply(key, (v, t) => step(v, t, this.now()), { source: 'user' })
     await this.deliver(known.initiator, known.id)
     return this.get(known.initiator, known.id)
   }
@@ -187,7 +195,8 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
    * Run a pure step on the trade stored at `key` inside the villager's queue. A
    * refusal from a person's command is thrown; one from the network is returned.
    */
-  private async apply (key: string, step: (villager: any, trade: Trade) => TradeResult<Step>, source: 'user' | 'network' = 'network'): Promise<TradeResult<Trade>> {
+  private async apply (key: string, step: (villager: any, trade: Trade) => TradeResult<Step>, options: { source?: 'user' | 'network', sync?: boolean } = {}): Promise<TradeResult<Trade>> {
+    const source = options.source ?? 'network'
     const result = await this.serially(key, async () => this.villager.transact((villager) => {
       const trade = this.trades.get(key)
       if (trade == null) return { result: { ok: false as const, code: 'WRONG_STATE' as const, message: 'unknown trade' } }
@@ -199,6 +208,7 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
         villager: r.value.villager === villager ? undefined : r.value.villager,
         puts: [this.entry(next)],
         result: { ok: true as const, value: next },
+        sync: options.sync,
         commit: () => { this.remember(next) }
       }
     }))
@@ -241,8 +251,11 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
   // -------------------------------------------------------------------------------------
   // sending our latest step, until the other side acknowledges it
 
-  /** Send whatever step of this trade the other side has not acknowledged. */
-  private async deliver (initiator: string, id: string): Promise<void> {
+  /**
+   * Send whatever step of this trade the other side has not acknowledged. `first`:
+   * a proposal sent while it is being written (see propose), handled once durable.
+   */
+  private async deliver (initiator: string, id: string, first?: FirstDelivery): Promise<void> {
     const key = tradeKey(initiator, id)
     if (this.inFlight.has(key)) {
       // a newer step than the one on the wire: send it as soon as that one is done
@@ -253,44 +266,50 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     try {
       do {
         this.again.delete(key)
-        await this.deliverOnce(key)
+        await this.deliverOnce(key, first)
+        first = undefined
       } while (this.again.has(key) && this.started)
     } finally {
       this.inFlight.delete(key)
     }
   }
 
-  private async deliverOnce (key: string): Promise<void> {
-    let trade = this.trades.get(key)
+  private async deliverOnce (key: string, first?: FirstDelivery): Promise<void> {
+    let trade = first?.trade ?? this.trades.get(key)
     if (trade == null) return
     // our own clock: the counterparty may always expire; the initiator unless confirmed
-    if (isOpen(trade) && this.now() >= trade.expiresAt && !(trade.role === 'initiator' && trade.status === 'confirming')) {
+    if (first == null && isOpen(trade) && this.now() >= trade.expiresAt && !(trade.role === 'initiator' && trade.status === 'confirming')) {
       await this.apply(key, (v, t) => expire(v, t, this.now()))
       trade = this.trades.get(key)!
     }
-    const op = nextMessage(trade)
+    const op = nextMessage(trade) ?? (this.recheck.has(key) ? 'status' : undefined)
     if (op == null) {
+      await first?.written
       if (!trade.delivered && !isOpen(trade)) await this.markDelivered(key)
       return
     }
+    const sent = this.send(trade, op)
+    await first?.written
+    const outcome = await sent
+    if (outcome instanceof RemoteError) await this.onRefusal(key, op, outcome)
+    else if (outcome != null) await this.onReply(key, op, outcome.status)
+    if (outcome != null) this.recheck.delete(key)
+  }
+
+  /** One step to the other side: its reply, its refusal, or undefined when it could not be reached (the settler sends it again). */
+  private async send (trade: Trade, op: TradeRequest['op']): Promise<TradeReply | RemoteError | undefined> {
     const other = trade.role === 'initiator' ? trade.counterparty : trade.initiator
-    let reply: TradeReply
+    const body: TradeRequest = op === 'propose'
+      ? { op, id: trade.id, side: trade.side, item: trade.item, quantity: trade.quantity, unitPrice: trade.unitPrice, expiresAt: trade.expiresAt, initiatorName: trade.initiatorName, counterpartyName: trade.counterpartyName }
+      : { op, id: trade.id }
     try {
-      const body: TradeRequest = op === 'propose'
-        ? { op, id: trade.id, side: trade.side, item: trade.item, quantity: trade.quantity, unitPrice: trade.unitPrice, expiresAt: trade.expiresAt, initiatorName: trade.initiatorName, counterpartyName: trade.counterpartyName }
-        : { op, id: trade.id }
-      if (this.rpc == null) return
-      reply = await this.rpc.request(peerIdFromString(other), body, TradeReplySchema)
+      if (this.rpc == null) return undefined
+      return await this.rpc.request(peerIdFromString(other), body, TradeReplySchema)
     } catch (err) {
-      if (err instanceof RemoteError) {
-        await this.onRefusal(key, op, err)
-        return
-      }
-      // unreachable or timed out: stays pending, re-sent by the settler
+      if (err instanceof RemoteError) return err
       this.peer.log.debug(`trade ${trade.id}: ${op} not delivered: ${(err as Error).message}`)
-      return
+      return undefined
     }
-    await this.onReply(key, op, reply.status)
   }
 
   /** The other side's answer to our step. */
@@ -299,14 +318,31 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     if (trade == null) return
     if (status === 'committed' || status === 'expired' || status === 'cancelled' || status === 'rejected') {
       if (status !== trade.status && isOpen(trade)) {
-        const r = await this.apply(key, (v, t) => finish(v, t, status, this.now()))
+        // the outcome came from the other side: nothing of ours is left to send, so delivered in the same write
+        const r = await this.apply(key, (v, t) => delivered(finish(v, t, status, this.now())))
         if (!r.ok) this.peer.log.warn(`trade ${trade.id}: cannot apply ${status} from the other side: ${r.message}`)
       }
       await this.markDelivered(key)
       return
     }
+    if (status === 'accepted' && trade.role === 'initiator' && (op === 'status' || op === 'propose')) {
+      // asked after a restart, or a proposal sent again: the counterparty accepted what our journal holds as proposed
+      await this.onAccepted(key)
+      return
+    }
+    if (op === 'status') return
     if (op === 'confirm') return // the counterparty has not decided (cannot happen: it decides at once)
     await this.markDelivered(key)
+  }
+
+  /**
+   * The counterparty accepted a trade we proposed. Not synced on its own: nothing of
+   * ours is reserved until we confirm (a synced write that carries this one with it),
+   * and should a crash lose it, the restart asks the counterparty (`recheck`).
+   */
+  private async onAccepted (key: string): Promise<void> {
+    // checked again on the trade as it is now: a step may have landed since
+    await this.apply(key, (v, t) => ({ ok: true, value: { villager: v, trade: t.status !== 'proposed' ? t : { ...t, status: 'accepted', updatedAt: this.now(), delivered: true } } }), { sync: false })
   }
 
   private async onRefusal (key: string, op: string, err: RemoteError): Promise<void> {
@@ -355,16 +391,17 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     // accept and reject come from our counterparty, about a trade we initiated
     if (req.op === 'accept' || req.op === 'reject') {
       const key = tradeKey(this.self, req.id)
+      // our proposal may still be on its way to the journal (propose sends it while writing): answer from the journal
+      await this.locks.get(key)
       const trade = this.trades.get(key)
       if (trade == null || trade.counterparty !== remote) throw new RemoteError('UNKNOWN_TRADE', `no trade ${req.id} of ours with you`)
       if (trade.status === 'proposed') {
         if (this.now() >= trade.expiresAt) {
           await this.apply(key, (v, t) => expire(v, t, this.now()))
         } else if (req.op === 'accept') {
-          // checked again on the trade as it is now: a step may have landed since
-          await this.apply(key, (v, t) => ({ ok: true, value: { villager: v, trade: t.status !== 'proposed' ? t : { ...t, status: 'accepted', updatedAt: this.now(), delivered: true } } }))
+          await this.onAccepted(key)
         } else {
-          await this.apply(key, (v, t) => finish(v, t, 'rejected', this.now(), `rejected by ${t.counterpartyName}`))
+          await this.apply(key, (v, t) => delivered(finish(v, t, 'rejected', this.now(), `rejected by ${t.counterpartyName}`)), { sync: false })
         }
       }
       return { id: req.id, status: this.trades.get(key)!.status }
@@ -373,11 +410,12 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     const key = tradeKey(remote, req.id)
     const trade = this.trades.get(key)
     if (trade == null) throw new RemoteError('UNKNOWN_TRADE', `no trade ${req.id} from you`)
+    // the decision goes back in this reply (and to every retry), so it is delivered in the same write
     if (req.op === 'confirm') {
-      const r = await this.apply(key, (v, t) => decide(v, t, this.now()))
+      const r = await this.apply(key, (v, t) => delivered(decide(v, t, this.now())))
       if (!r.ok) throw new RemoteError(r.code, r.message)
     } else if (req.op === 'cancel') {
-      if (isOpen(trade)) await this.apply(key, (v, t) => finish(v, t, 'cancelled', this.now(), `cancelled by ${t.initiatorName}`))
+      if (isOpen(trade)) await this.apply(key, (v, t) => delivered(finish(v, t, 'cancelled', this.now(), `cancelled by ${t.initiatorName}`)))
     }
     const now = this.trades.get(key)!
     if (!now.delivered && !isOpen(now)) await this.markDelivered(key)
@@ -430,6 +468,17 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
   private entry (trade: Trade): [Key, Uint8Array] {
     return [new Key(`${TRADE_PREFIX}/${trade.initiator}/${trade.id}`), encodeJson(trade)]
   }
+}
+
+/** A step whose outcome the other side already has (it came from there, or goes back in the reply). */
+function delivered (r: TradeResult<Step>): TradeResult<Step> {
+  if (!r.ok || r.value.trade.delivered || isOpen(r.value.trade)) return r
+  return { ok: true, value: { ...r.value, trade: { ...r.value.trade, delivered: true } } }
+}
+
+interface FirstDelivery {
+  trade: Trade
+  written: Promise<void>
 }
 
 function tradeKey (initiator: string, id: string): string {
