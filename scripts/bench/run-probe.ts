@@ -28,7 +28,11 @@ try {
   // PROF_ONE=1: profile only the first villager, so that the profiler's own cost does not slow the whole town
   const one = process.env.PROF_ONE != null ? path.resolve('.scratch/prof-one') : undefined
   if (one != null) await town.children[0]!.ask({ cmd: 'prof-start' }, 'prof-started', 30000)
+  const { cpuMsByChild, cpuMsSince } = await import('./lib/towns.js')
+  const cpu0 = await cpuMsByChild([town.infra, ...town.children])
   const { run, reports } = await runPeriods(town, periods, 300_000, 0, prof)
+  const perChild = cpuMsSince(cpu0, await cpuMsByChild([town.infra, ...town.children]))
+  console.log(`CPU ms per period by process: bootstrap ${(perChild[0]! / run.periods).toFixed(1)}, villagers ${perChild.slice(1).map(ms => (ms / run.periods).toFixed(1)).join(' ')}`)
   if (one != null) {
     const { mkdir } = await import('node:fs/promises')
     await mkdir(one, { recursive: true })
