@@ -30,9 +30,9 @@ describe('patched @libp2p/crypto: Ed25519 checks', () => {
     expect(calls.importPublic, 'the key is imported once').to.equal(1)
 
     const other = msg.slice()
-    other[0] ^= 1
+    other[0]! ^= 1
     const forged = Uint8Array.from(sig) // a copy: sig may be a Buffer, whose slice() is a view
-    forged[10] ^= 1
+    forged[10]! ^= 1
     for (let i = 0; i < 2; i++) {
       expect(await alice.publicKey.verify(other, sig), 'another message').to.equal(false)
       expect(await alice.publicKey.verify(msg, forged), 'another signature').to.equal(false)

@@ -5,6 +5,8 @@ import { createRoomDecider, unsupportedSeats } from '../src/agents/room-agents.j
 import {
   MAX_CONTENT_CHARS, newRoomId, RoomMessageSchema, signRoomMessage, verifyRoomMessage, type RoomMessage, type UnsignedRoomMessage
 } from '../src/protocols/room/index.js'
+import { MAX_ROOM_REACH } from '../src/protocols/room/constants.js'
+import { RoomGossipSchema } from '../src/protocols/room/messages.js'
 import { PASS, validateAction, visibilityOf, replyOf, type RoomAction, type RoomDecider, type RoomTrigger, type RoomView, type ViewMessage } from '../src/rooms/actions.js'
 import { readRoomConfigFile, type RoomConfig, type RoomMode } from '../src/rooms/config.js'
 import { findEnd, publicTranscript } from '../src/rooms/end-condition.js'
@@ -42,6 +44,17 @@ describe('room wire schema and signatures', () => {
       ['no signature', message()]
     ]
     for (const [why, value] of bad) expect(RoomMessageSchema.safeParse(value).success, why).to.equal(false)
+  })
+
+  it('on the topic a message may name whom its author reached: bounded, PeerId tags only, never on direct streams', () => {
+    const signed = { ...message(), sig: 's' }
+    const tag = '12D3KooWabcd'.slice(-12)
+    expect(RoomGossipSchema.safeParse({ ...signed, reach: [tag, 'zQ3shZc2QzQ2'] }).success).to.equal(true)
+    expect(RoomGossipSchema.safeParse(signed).success, 'reach is optional').to.equal(true)
+    expect(RoomGossipSchema.safeParse({ ...signed, reach: Array.from({ length: MAX_ROOM_REACH + 1 }, () => tag) }).success, 'too many').to.equal(false)
+    expect(RoomGossipSchema.safeParse({ ...signed, reach: ['short'] }).success, 'not a tag').to.equal(false)
+    expect(RoomGossipSchema.safeParse({ ...signed, reach: ['0OIl0OIl0OIl'] }).success, 'not base58').to.equal(false)
+    expect(RoomMessageSchema.safeParse({ ...signed, reach: [tag] }).success, 'a stored or direct message carries no reach').to.equal(false)
   })
 
   it('verifies the author\'s signature whatever the key order, and nothing else', async () => {

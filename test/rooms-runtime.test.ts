@@ -120,6 +120,47 @@ describe('rooms runtime: every agent its own peer, no room controller', function
     })
   }
 
+  it('public messages are not forwarded to agents that had them from their author, and are to a subscriber the author cannot reach', async () => {
+    const config = await readRoomConfigFile(path.join(examples, 'debate.yaml'))
+    let release!: () => void
+    const open = new Promise<void>(resolve => { release = resolve })
+    const roomId = newRoomId()
+    local = await LocalRoom.start({
+      config,
+      roomId,
+      baseDir: await pool.dir(),
+      seed: 'reach',
+      // the Chair opens only once the listener below is in place
+      decider: name => {
+        const inner = createRoomDecider(config, name)
+        return name === 'Chair' ? { label: inner.label, decide: async (view, options) => { await open; return await inner.decide(view, options) } } : inner
+      },
+      createPeer: async o => await pool.create(o)
+    })
+    const room = local
+    const topic = roomTopic(roomId)
+    // a listener on the topic, linked to every agent but Pro_Ada (whose messages it can only get forwarded)
+    const listener = await pool.create()
+    const cutOff = room.agents.get('Pro_Ada')!.peer
+    await listener.block(cutOff.peerId)
+    await cutOff.block(listener.peerId)
+    const heard: RoomMessage[] = []
+    listener.pubsub.subscribe(topic)
+    listener.pubsub.addEventListener('message', e => { if (e.detail.topic === topic) heard.push(JSON.parse(new TextDecoder().decode(e.detail.data))) })
+    const others = [...room.agents.values()].filter(a => a.name !== 'Pro_Ada')
+    for (const a of others) await listener.libp2p.dial(a.peer.libp2p.getMultiaddrs()[0]!)
+    await waitFor(() => others.every(a => a.peer.pubsub.getSubscribers(topic).some(p => p.equals(listener.peerId))), 10_000, 'every agent but Pro_Ada to see the listener on the topic')
+    release()
+    await room.whenEnded()
+    const transcript = room.agent('Chair').publicTranscript().messages
+    await waitFor(() => transcript.every(m => heard.some(h => h.id === m.id)), 10_000, () => `the listener to hear every public message; missing ${transcript.filter(m => !heard.some(h => h.id === m.id)).map(m => m.id).join(', ')}`)
+    expect(transcript.filter(m => m.sender === 'Pro_Ada').length, 'Pro_Ada spoke').to.be.greaterThan(0)
+    // each agent took in, without forwarding, the messages of authors that reached every subscriber it knows
+    const spared = [...room.agents.values()].reduce((n, a) => n + a.network.stats.spared, 0)
+    expect(spared, 'copies spared').to.be.greaterThan(0)
+    for (const a of room.agents.values()) expect(a.network.stats.dropped, a.name).to.deep.include({ forged: 0, malformed: 0, misrouted: 0, rejected: 0 })
+  })
+
   it('plays the debate example (ordered) to a verdict', async () => {
     const config = await readRoomConfigFile(path.join(examples, 'debate.yaml'))
     const { local: room } = await play(config, 'seed-debate')

@@ -1,5 +1,31 @@
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
+import { z } from 'zod'
+
+/**
+ * How a message names a peer its author sent it to: the last PEER_TAG_CHARS
+ * characters of its PeerId (about 70 random bits: a match by chance, or one
+ * forged at great cost, only spares one copy, which catch-up and repairs cover).
+ */
+export const PEER_TAG_CHARS = 12
+export const PeerTagSchema = z.string().length(PEER_TAG_CHARS).regex(/^[1-9A-HJ-NP-Za-km-z]+$/, 'not base58')
+
+export function peerTag (peerId: string): string {
+  return peerId.slice(-PEER_TAG_CHARS)
+}
+
+/**
+ * Whether gossipsub should forward a message received from `source` by author
+ * `author`, which names the peers it reached in `reached` (tags): only when this
+ * peer knows a subscriber of `topic` that the author did not reach itself.
+ */
+export function othersReached (pubsub: GossipSub, topic: string, source: string, author: string, reached: readonly string[]): boolean {
+  for (const peer of pubsub.getSubscribers(topic)) {
+    const id = peer.toString()
+    if (id !== source && id !== author && !reached.includes(peerTag(id))) return false
+  }
+  return true
+}
 
 /**
  * Which subscribers of `topic` an own publish is sent to now: floodPublish sends

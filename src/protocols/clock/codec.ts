@@ -10,7 +10,8 @@ import { z } from 'zod'
 import type { ClockState, EvictStatement, JoinStatement, Statement, VoteStatement } from '../../town/clock.js'
 import { OCCUPATIONS, PERIOD_ACTIONS, PERIODS } from '../../town/rules.js'
 import { TOWN_NAME_PATTERN } from '../town-directory/constants.js'
-import { GUEST_TAG_CHARS, MAX_REACH_CHARS, MAX_REACH_GUESTS, SIGNING_DOMAIN } from './constants.js'
+import { MAX_REACH_CHARS, MAX_REACH_GUESTS, SIGNING_DOMAIN } from './constants.js'
+import { PeerTagSchema } from '../../node/gossip-routes.js'
 
 const MAX_DAY = 1_000_000_000
 export const PeerIdString = z.string().min(40).max(100).regex(/^[1-9A-HJ-NP-Za-km-z]+$/, 'not a base58 PeerId')
@@ -49,7 +50,7 @@ export const ClockMessageSchema = z.strictObject({
   /** The members of the author's view it sent this message to (reach.ts). */
   reach: z.string().max(MAX_REACH_CHARS).regex(/^[A-Za-z0-9_-]*$/, 'not base64url').optional(),
   /** Subscribers outside that view it sent this message to, by PeerId tag (reach.ts). */
-  guests: z.array(z.string().length(GUEST_TAG_CHARS).regex(/^[1-9A-HJ-NP-Za-km-z]+$/, 'not base58')).max(MAX_REACH_GUESTS).optional()
+  guests: z.array(PeerTagSchema).max(MAX_REACH_GUESTS).optional()
 })
 export type ClockMessage = z.infer<typeof ClockMessageSchema>
 

@@ -5,13 +5,8 @@ export const CLOCK_SYNC_PROTOCOL = '/meshtown/clock-sync/1.0.0'
 export const MAX_CLOCK_MESSAGE_BYTES = 512 * 1024
 /** A reach bitmap (reach.ts) of at most 1,024 members (the view's bound): 128 bytes in base64url. */
 export const MAX_REACH_CHARS = 171
-/**
- * Subscribers outside the view (observers, newcomers) an author names as reached,
- * by the last GUEST_TAG_CHARS characters of their PeerId (about 70 random bits:
- * a match by chance, or one forged at great cost, only spares one copy).
- */
+/** Subscribers outside the view (observers, newcomers) an author names as reached, by a tag of their PeerId (gossip-routes.ts). */
 export const MAX_REACH_GUESTS = 32
-export const GUEST_TAG_CHARS = 12
 /** A snapshot also carries the certificate of the previous period. */
 export const MAX_SNAPSHOT_BYTES = 1024 * 1024
 

@@ -1,5 +1,6 @@
 import { sortedIds, viewDigest, type Member } from '../../town/clock.js'
-import { GUEST_TAG_CHARS, MAX_REACH_GUESTS } from './constants.js'
+import { peerTag } from '../../node/gossip-routes.js'
+import { MAX_REACH_GUESTS } from './constants.js'
 
 /**
  * Which members a clock message's author sent it to itself. An author floods
@@ -45,9 +46,7 @@ export function encodeReach (order: MemberOrder, reached: (id: string) => boolea
 }
 
 /** How a subscriber outside the view is named in a message's guests. */
-export function guestTag (peerId: string): string {
-  return peerId.slice(-GUEST_TAG_CHARS)
-}
+export const guestTag = peerTag
 
 /** Tags of the reached peers that are not members of `order`, at most MAX_REACH_GUESTS (the rest are left to forwarding). */
 export function encodeGuests (order: MemberOrder, reached: Iterable<string>): string[] {

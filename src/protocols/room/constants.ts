@@ -25,6 +25,8 @@ export const MAX_RECEIVERS = 64
 /** 64 public channels plus every ordered pair of 64 agents. */
 export const MAX_CLOCK_ENTRIES = 64 + 64 * 63
 export const MAX_END_CHARS = 500
+/** Subscribers a public message names as reached by its author (the rest are left to forwarding). */
+export const MAX_ROOM_REACH = 64
 
 /** wire.ts bounds both frames of a request by one number: the reply's. */
 export const MAX_SYNC_REPLY_BYTES = 4 * 1024 * 1024

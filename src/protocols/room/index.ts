@@ -42,6 +42,8 @@ export type DropReason = (typeof DROP_REASONS)[number]
 export interface RoomNetworkStats {
   accepted: Record<ArrivalPath, number>
   dropped: Record<DropReason, number>
+  /** Gossip taken in without letting gossipsub forward it: every other subscriber known here had it from its author. */
+  spared: number
 }
 
 export interface DroppedMessage {

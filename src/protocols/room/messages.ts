@@ -13,8 +13,9 @@ import { fromString as uint8FromString, toString as uint8ToString } from 'uint8a
 import { z } from 'zod'
 import {
   AGENT_NAME_PATTERN, MAX_ADDRS_PER_SEAT, MAX_CLOCK_ENTRIES, MAX_CONTENT_CHARS, MAX_END_CHARS,
-  MAX_RECEIVERS, MAX_SYNC_MESSAGES, MAX_SYNC_RANGES, MESSAGE_ID_PATTERN, ROOM_ID_PATTERN
+  MAX_RECEIVERS, MAX_ROOM_REACH, MAX_SYNC_MESSAGES, MAX_SYNC_RANGES, MESSAGE_ID_PATTERN, ROOM_ID_PATTERN
 } from './constants.js'
+import { PeerTagSchema } from '../../node/gossip-routes.js'
 
 export const RoomIdSchema = z.string().regex(ROOM_ID_PATTERN, { error: 'must be 16 characters of A-Z a-z 0-9' })
 export const AgentNameSchema = z.string().regex(AGENT_NAME_PATTERN, { error: 'must be 1..32 characters of A-Z a-z 0-9 _ -' })
@@ -94,6 +95,18 @@ export const RoomMessageSchema = z.strictObject({
   ...roomMessageFields,
   /** base64 Ed25519 signature of signingBytes() by the sender's peer key. */
   sig: z.string().min(1).max(200)
+}).superRefine(checkShape)
+
+/**
+ * On the room topic a message also names the subscribers its author sent it to
+ * (tags, gossip-routes.ts), so that a receiver does not forward copies every other
+ * subscriber already has. Outside the room signature (gossipsub's signature covers
+ * the whole payload) and never stored or relayed: it says how this publish went.
+ */
+export const RoomGossipSchema = z.strictObject({
+  ...roomMessageFields,
+  sig: z.string().min(1).max(200),
+  reach: z.array(PeerTagSchema).max(MAX_ROOM_REACH).optional()
 }).superRefine(checkShape)
 
 export type UnsignedRoomMessage = z.infer<typeof UnsignedRoomMessageSchema>

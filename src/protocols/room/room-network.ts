@@ -2,12 +2,13 @@ import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
 import { serviceCapabilities, type PeerId, type PeerInfo, type Startable } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
+import { othersReached, peerTag, publishReach } from '../../node/gossip-routes.js'
 import { silentLogger, type Logger } from '../../node/logger.js'
 import type { MeshLibp2p } from '../../node/peer.js'
 import { roomTopic } from '../topics.js'
 import { decodeJson, describeZodError, encodeJson, handle, RemoteError, request } from '../wire.js'
 import {
-  DEFAULT_REQUEST_TIMEOUT_MS, DROP_REASONS, MAX_CONFIG_REPLY_BYTES, MAX_ROOM_MESSAGE_BYTES,
+  DEFAULT_REQUEST_TIMEOUT_MS, DROP_REASONS, MAX_CONFIG_REPLY_BYTES, MAX_ROOM_MESSAGE_BYTES, MAX_ROOM_REACH,
   MAX_SYNC_MESSAGES, MAX_SYNC_REPLY_BYTES, ROOM_CONFIG_PROTOCOL, ROOM_PROTOCOL, ROOM_SYNC_PROTOCOL
 } from './constants.js'
 import type {
@@ -15,12 +16,12 @@ import type {
   RoomNetworkService, RoomNetworkStats, RoomTransport
 } from './index.js'
 import {
-  ConfigRequestSchema, DeliveryAckSchema, RoomManifestSchema, RoomMessageSchema, signRoomMessage, SyncReplySchema,
+  ConfigRequestSchema, DeliveryAckSchema, RoomGossipSchema, RoomManifestSchema, RoomMessageSchema, signRoomMessage, SyncReplySchema,
   SyncRequestSchema, verifyRoomMessage, type ConfigRequest, type RoomManifest, type RoomMessage, type SyncRequest
 } from './messages.js'
 import { roomKey } from './room-id.js'
 
-type Checked = { ok: true, msg: RoomMessage } | { ok: false, reason: DropReason, detail: string }
+type Checked = { ok: true, msg: RoomMessage, reach?: string[] } | { ok: false, reason: DropReason, detail: string }
 
 /** Room message bytes as the JSON encoder writes them; the reply frame must hold a batch. */
 function encodedSize (msg: RoomMessage): number {
@@ -32,7 +33,8 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
   readonly [Symbol.toStringTag] = '@meshtown/room-network'
   readonly stats: RoomNetworkStats = {
     accepted: { gossip: 0, direct: 0, sync: 0 },
-    dropped: Object.fromEntries(DROP_REASONS.map(r => [r, 0])) as Record<DropReason, number>
+    dropped: Object.fromEntries(DROP_REASONS.map(r => [r, 0])) as Record<DropReason, number>,
+    spared: 0
   }
 
   private readonly libp2p: MeshLibp2p
@@ -112,7 +114,7 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
     this.rooms.set(endpoint.room, endpoint)
     const topic = roomTopic(endpoint.room)
     const pubsub = this.libp2p.services.pubsub
-    pubsub.topicValidators.set(topic, async (_source, message) => {
+    pubsub.topicValidators.set(topic, async (source, message) => {
       if (this.rooms.get(endpoint.room) !== endpoint) return TopicValidatorResult.Ignore
       if (message.type !== 'signed') {
         this.drop({ room: endpoint.room, reason: 'forged', via: 'gossip', detail: 'unsigned gossip' })
@@ -122,6 +124,14 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
       if (!checked.ok) {
         this.drop({ room: endpoint.room, reason: checked.reason, via: 'gossip', from: message.from.toString(), detail: checked.detail })
         return TopicValidatorResult.Reject
+      }
+      if (checked.reach != null && othersReached(pubsub, topic, source.toString(), message.from.toString(), checked.reach)) {
+        // every other subscriber known here had it from its author: taken in here, and gossipsub
+        // (answered Ignore) neither forwards it nor holds it against the sender
+        this.stats.accepted.gossip++
+        this.stats.spared++
+        endpoint.receive(checked.msg, 'gossip')
+        return TopicValidatorResult.Ignore
       }
       this.validated.set(message, checked.msg)
       return TopicValidatorResult.Accept
@@ -173,7 +183,9 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
       sign: async (msg) => signRoomMessage(this.components.privateKey, msg),
       publish: async (msg) => {
         if (msg.visibility !== 'public') throw new Error('a private message never goes on the room topic')
-        await pubsub.publish(topic, encodeJson(msg))
+        const reach = [...publishReach(this.libp2p, topic)].slice(0, MAX_ROOM_REACH).map(peerTag)
+        const withReach = encodeJson({ ...msg, reach })
+        await pubsub.publish(topic, reach.length > 0 && withReach.byteLength <= this.maxMessageBytes ? withReach : encodeJson(msg))
       },
       sendPrivate: async (msg, receiver, signal) => {
         if (msg.visibility !== 'private') throw new Error('only private messages go on direct streams')
@@ -246,9 +258,9 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
         return { ok: false, reason: 'malformed', detail: err.message }
       }
     }
-    const parsed = RoomMessageSchema.safeParse(value)
+    const parsed = (via === 'gossip' ? RoomGossipSchema : RoomMessageSchema).safeParse(value)
     if (!parsed.success) return { ok: false, reason: 'malformed', detail: describeZodError(parsed.error) }
-    const msg = parsed.data
+    const { reach, ...msg } = parsed.data as RoomMessage & { reach?: string[] }
     if (via === 'sync' && encodedSize(msg) > this.maxMessageBytes) return { ok: false, reason: 'oversized', detail: 'relayed message over the size bound' }
     if (msg.room !== ep.room) return { ok: false, reason: 'misrouted', detail: `message of room ${msg.room} in room ${ep.room}` }
     const seat = ep.peerOf(msg.sender)
@@ -272,7 +284,7 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
     if (seat.publicKey == null || !(await verifyRoomMessage(seat.publicKey, msg))) {
       return { ok: false, reason: 'forged', detail: `bad signature for ${msg.sender}` }
     }
-    return { ok: true, msg }
+    return { ok: true, msg, reach }
   }
 
   private boundSyncReply (messages: RoomMessage[]): { messages: RoomMessage[], more: boolean } {
