@@ -9,7 +9,7 @@ import { MAX_ROOM_REACH } from '../src/protocols/room/constants.js'
 import { RoomGossipSchema } from '../src/protocols/room/messages.js'
 import { PASS, validateAction, visibilityOf, replyOf, type RoomAction, type RoomDecider, type RoomTrigger, type RoomView, type ViewMessage } from '../src/rooms/actions.js'
 import { readRoomConfigFile, type RoomConfig, type RoomMode } from '../src/rooms/config.js'
-import { findEnd, publicTranscript } from '../src/rooms/end-condition.js'
+import { findEnd, insertInOrder, publicTranscript } from '../src/rooms/end-condition.js'
 import { formatTag, parseTag } from '../src/rooms/games/tags.js'
 import { dealRoles, lastRoundWinner, resolveNight, tally, winner } from '../src/rooms/games/werewolf.js'
 import { seededRng } from '../src/rooms/rng.js'
@@ -116,6 +116,24 @@ describe('room rules: turns, end, actions', () => {
     const two = publicTranscript({ ...config, mode: 'concurrent' }, [b, a, late, c])
     expect(one.messages.map(m => m.id)).to.deep.equal(['ann.1', 'bob.1', 'mod.1'])
     expect(two).to.deep.equal(one)
+  })
+
+  it('finds the end incrementally, as an agent does: rescanning from where each delivery went in', () => {
+    const concurrent = { ...config, mode: 'concurrent' as RoomMode }
+    const msgs = Array.from({ length: 7 }, (_, i) => view({ id: `ann.${i + 1}`, sender: 'ann', clock: { ann: i + 1 } }))
+    const ordered: ViewMessage[] = []
+    let from = 0
+    const ends: Array<string | undefined> = []
+    // delivered out of order: ann.3 before ann.1 and ann.2
+    for (const m of [msgs[2]!, msgs[0]!, msgs[1]!, msgs[3]!, msgs[4]!, msgs[5]!]) {
+      from = Math.min(from, insertInOrder(ordered, m))
+      const end = findEnd(concurrent, ordered, from)
+      if (end === undefined) from = ordered.length
+      expect(end, `after ${m.id}`).to.deep.equal(findEnd(concurrent, ordered))
+      ends.push(end?.lastId)
+    }
+    expect(ordered.map(m => m.id)).to.deep.equal(['ann.1', 'ann.2', 'ann.3', 'ann.4', 'ann.5', 'ann.6'])
+    expect(ends).to.deep.equal([undefined, undefined, undefined, undefined, 'ann.5', 'ann.5'])
   })
 
   it('validates actions against the schema and the room before anything is sent', () => {

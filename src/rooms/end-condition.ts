@@ -32,10 +32,15 @@ export function mayDeclareEnd (config: Pick<RoomConfig, 'moderator'>, sender: st
   return config.moderator === undefined || config.moderator === sender
 }
 
-/** `ordered` must be the public messages in transcript order (sortForDelivery). */
-export function findEnd (config: EndConfig, ordered: readonly ViewMessage[]): RoomEnd | undefined {
+/**
+ * `ordered` must be the public messages in transcript order (sortForDelivery).
+ * `from`: the messages before it are known to end nothing (an agent rescans only
+ * from where its last delivery went in, not the whole transcript every time).
+ */
+export function findEnd (config: EndConfig, ordered: readonly ViewMessage[], from = 0): RoomEnd | undefined {
   const limit = turnLimit(config)
-  for (const [i, m] of ordered.entries()) {
+  for (let i = from; i < ordered.length; i++) {
+    const m = ordered[i]!
     const count = i + 1
     if (m.end !== undefined && mayDeclareEnd(config, m.sender)) {
       return { reason: 'declared', result: m.end, by: m.sender, lastId: m.id, count }
@@ -68,11 +73,11 @@ export function cutAtEnd<M extends ViewMessage> (config: EndConfig, ordered: rea
 }
 
 /**
- * Insert into a list kept in transcript order. A new message almost always
- * goes last (it was sent after what its sender had seen), so this is cheap
- * where re-sorting after every delivery was not.
+ * Insert into a list kept in transcript order, and say where it went. A new
+ * message almost always goes last (it was sent after what its sender had seen),
+ * so this is cheap where re-sorting after every delivery was not.
  */
-export function insertInOrder<M extends ViewMessage> (ordered: M[], msg: M): void {
+export function insertInOrder<M extends ViewMessage> (ordered: M[], msg: M): number {
   let lo = 0
   let hi = ordered.length
   while (lo < hi) {
@@ -81,4 +86,5 @@ export function insertInOrder<M extends ViewMessage> (ordered: M[], msg: M): voi
     else hi = mid
   }
   ordered.splice(lo, 0, msg)
+  return lo
 }

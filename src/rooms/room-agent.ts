@@ -27,7 +27,7 @@ import {
 } from './actions.js'
 import { CausalInbox, channelsAt, InboxFullError, stampClock } from './causal-inbox.js'
 import type { RoomConfig } from './config.js'
-import { cutAtEnd, insertInOrder, type GameTranscript, type RoomEnd } from './end-condition.js'
+import { cutAtEnd, findEnd, insertInOrder, type GameTranscript, type RoomEnd } from './end-condition.js'
 import type { RoomSetup } from './manifest.js'
 import type { RoomStore } from './room-store.js'
 import { claimTurn, isTurnAllowed, roundOf, turnLimit, usesTurns, type TurnClaim } from './turns.js'
@@ -112,6 +112,8 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
   private readonly delivered: RoomMessage[] = []
   /** Delivered public messages in transcript order (not delivery order). */
   private readonly publicMessages: RoomMessage[] = []
+  /** Public messages before this index end nothing (see afterChange). */
+  private endScanFrom = 0
   private readonly triggers: RoomTrigger[] = []
   private readonly inflight = new Set<Promise<unknown>>()
   private readonly abort = new AbortController()
@@ -327,7 +329,7 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
     this.delivered.push(msg)
     if (msg.sender === this.self) this.ownSeq = Math.max(this.ownSeq, seqOf(msg.id))
     if (msg.visibility === 'public') {
-      insertInOrder(this.publicMessages, msg)
+      this.endScanFrom = Math.min(this.endScanFrom, insertInOrder(this.publicMessages, msg))
       if (msg.turn !== undefined && msg.turn + 1 > this.nextTurn) {
         this.nextTurn = msg.turn + 1
         this.lastTurnAt = Date.now()
@@ -346,7 +348,9 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
 
   private afterChange (): void {
     if (this.phaseValue === 'stopped') return
-    const { end } = this.publicTranscript()
+    // the transcript before endScanFrom ends nothing: only the rest is looked at again
+    const end = findEnd(this.config, this.publicMessages, this.endScanFrom)
+    if (end === undefined) this.endScanFrom = this.publicMessages.length
     if (end !== undefined && (this.endValue === undefined || this.endValue.lastId !== end.lastId)) {
       const first = this.endValue === undefined
       this.endValue = end
