@@ -22,6 +22,8 @@ export interface BarrierOptions {
   patches: string[]
   /** More variants, measured only at N <= 10 (each costs a town start). */
   smallPatches: string[]
+  /** Towns of N villagers with K peers per OS process, measured as their own variant: [N, K] pairs. */
+  packed?: Array<[n: number, perProcess: number]>
   joins: number
   /** Agents' think time while a joiner comes in (the town must be moving for it to be admitted). */
   joinPaceMs: number
@@ -151,8 +153,9 @@ async function measureJoins (town: Town, o: BarrierOptions): Promise<JoinResult>
 export async function benchBarrier (o: BarrierOptions): Promise<VariantResult[]> {
   const results: VariantResult[] = []
   for (const n of o.sizes) {
-    const variants: Array<{ kind: TownKind, variant: string, patch?: string }> = [
+    const variants: Array<{ kind: TownKind, variant: string, patch?: string, perProcess?: number }> = [
       { kind: 'meshtown', variant: 'meshtown' },
+      ...(o.packed ?? []).filter(([size]) => size === n).map(([, k]) => ({ kind: 'meshtown' as const, variant: `meshtown, ${k} per process`, perProcess: k })),
       ...(n <= 10 ? o.smallPatches : []).map(p => ({ kind: 'meshtown' as const, variant: `meshtown+${p.replaceAll(',', '+')}`, patch: p })),
       ...o.patches.map(p => ({ kind: 'meshtown' as const, variant: `meshtown+${p.replaceAll(',', '+')}`, patch: p })),
       { kind: 'baseline-longpoll', variant: 'baseline long-poll' },
@@ -164,11 +167,11 @@ export async function benchBarrier (o: BarrierOptions): Promise<VariantResult[]>
       let town: Town | undefined
       try {
         town = v.kind === 'meshtown'
-          ? await startMeshTown({ n, patch: v.patch, launchConcurrency: 3 })
+          ? await startMeshTown({ n, patch: v.patch, launchConcurrency: 3, perProcess: v.perProcess })
           : await startBaselineTown({ n, mode: v.kind === 'baseline-poll' ? 'poll' : 'longpoll' })
         const periods = v.kind === 'baseline-poll' ? o.pollPeriods : o.periods
         const result = await measureTown(town, v.kind, v.variant, periods, o, started)
-        if (o.joins > 0 && v.kind !== 'baseline-poll') result.join = await measureJoins(town, o)
+        if (o.joins > 0 && v.kind !== 'baseline-poll' && v.perProcess == null) result.join = await measureJoins(town, o)
         results.push(result)
       } catch (err: any) {
         o.log(`  ${v.variant} N=${n} failed: ${err.message}`)

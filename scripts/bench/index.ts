@@ -38,6 +38,8 @@ const HELP = `npm run bench [-- options]
   --patch LIST             Meshtown barrier variants measured at every size, from scripts/bench/lib/patches.ts;
                            (d1, d2, d6, noidw, lazy1, quietdir, nostatus); "a+b" combines (default none)
   --patch-small LIST       more variants, measured at N <= 10 only (default none)
+  --packed LIST            N:K pairs: the town of N also run with K villager peers per process (default 10:5,50:10;
+                           quick none); measured when N is among --sizes
   --trade-patch LIST       Meshtown trade variants: nostatus (default none)
   --joins N                joiners measured per town (default 2; 0 = skip)
   --trade-villagers LIST   villagers trading in pairs (default 2,10)
@@ -98,6 +100,12 @@ async function main (): Promise<void> {
     patches: (args.patch ?? 'none').split(',').filter(p => p !== '' && p !== 'none').map(p => p.replaceAll('+', ',')),
     smallPatches: (args['patch-small'] ?? 'none').split(',').filter(p => p !== '' && p !== 'none').map(p => p.replaceAll('+', ',')),
     joins: num('joins', 2, 2),
+    // N:K, e.g. 50:10 (a town of 50 in five processes of ten peers); measured when N is among the sizes
+    packed: (args.packed ?? (quick ? 'none' : '10:5,50:10')).split(',').filter(p => p !== '' && p !== 'none').map(p => {
+      const [n, k] = p.split(':').map(Number)
+      if (!Number.isInteger(n) || !Number.isInteger(k) || n! < 2 || k! < 2) throw new Error(`--packed takes N:K pairs (a town of N, K peers per process), got "${p}"`)
+      return [n, k] as [number, number]
+    }),
     tradeVillagers: list(args['trade-villagers'] ?? '2,10'),
     tradeConcurrency: list(args['trade-concurrency'] ?? (quick ? '1,16' : '1,16,64')),
     tradeSeconds: num('trade-seconds', 10, 4),
@@ -141,7 +149,7 @@ async function main (): Promise<void> {
   }
   if (only.has('barrier')) {
     results.barrier = await timed('barrier', async () => benchBarrier({
-      sizes: o.sizes, periods: o.periods, pollPeriods: o.pollPeriods, runs: o.runs, patches: o.patches, smallPatches: o.smallPatches, joins: o.joins,
+      sizes: o.sizes, periods: o.periods, pollPeriods: o.pollPeriods, runs: o.runs, patches: o.patches, smallPatches: o.smallPatches, joins: o.joins, packed: o.packed,
       joinPaceMs: 200, idleMs: quick ? 5_000 : 10_000, profileDir: profileDir == null ? undefined : path.join(profileDir, 'barrier'), log
     }))
   }
@@ -319,7 +327,8 @@ async function report (r: Results): Promise<string> {
     L.push('Every villager acts (`idle`) the instant its period starts. Latency: from the last vote of a period (the moment',
       'its villager acted; Meshtown includes the voter\'s synced LevelDB write, the baseline the coordinator\'s fdatasync)',
       'to the moment every villager has advanced. "net p50" counts from the last vote\'s hand-over to the network',
-      '(Meshtown: `submitVote`, after the durable write). Runs are consecutive batches of periods in the same town.', '')
+      '(Meshtown: `submitVote`, after the durable write). Runs are consecutive batches of periods in the same town.',
+      '"meshtown, K per process": the same town with K villager peers in each OS process (RSS is per process).', '')
     L.push('| N | design | p50 | p99 | net p50 | periods/s | p50 vs long-poll | RSS/process | CPU ms/period (all processes) | idle town, CPU cores | formed in |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     for (const x of b) {
       const lp = get('baseline long-poll', x.n)

@@ -6,7 +6,7 @@ const n = Number(process.argv[2] ?? 10)
 const patch = process.argv[3] ?? ''
 const periods = Number(process.env.PERIODS ?? 20)
 await prepareBundles(['mesh-node.ts'])
-const town = await startMeshTown({ n, patch })
+const town = await startMeshTown({ n, patch, perProcess: Number(process.env.PER_PROCESS ?? 1) })
 const stats = async (): Promise<Record<string, number>> => {
   const g = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
   const cur: Record<string, number> = { ...g.peers[0].net.streams }
