@@ -15,9 +15,9 @@ export function peerTag (peerId: string): string {
 }
 
 /**
- * Whether gossipsub should forward a message received from `source` by author
- * `author`, which names the peers it reached in `reached` (tags): only when this
- * peer knows a subscriber of `topic` that the author did not reach itself.
+ * Whether the author of a message received from `source`, which names the peers
+ * it sent the message to in `reached` (tags), reached every other subscriber of
+ * `topic` this peer knows: then nobody needs a forwarded copy from here.
  */
 export function othersReached (pubsub: GossipSub, topic: string, source: string, author: string, reached: readonly string[]): boolean {
   for (const peer of pubsub.getSubscribers(topic)) {
