@@ -207,7 +207,8 @@ describe('atomic trades between villagers (real peers)', function () {
     const batch = db.batch.bind(db)
     let slow = true
     db.batch = async (...args: any[]) => {
-      if (slow) { slow = false; await new Promise(resolve => setTimeout(resolve, 300)) }
+      const ops = args[0] as Array<{ key: string }>
+      if (slow && ops.some(op => String(op.key).startsWith('/meshtown/trades/'))) { slow = false; await new Promise(resolve => setTimeout(resolve, 300)) }
       return batch(...args)
     }
     bob.trades.addEventListener('trade', (e) => { if (e.detail.status === 'received') void bob.trades.accept(e.detail.id) })
