@@ -2,7 +2,8 @@ import { expect } from 'chai'
 import { ClockMessageSchema } from '../src/protocols/clock/codec.js'
 import { heartbeatIntervalMs } from '../src/protocols/clock/pace.js'
 import { MAX_REACH_GUESTS } from '../src/protocols/clock/constants.js'
-import { encodeGuests, encodeReach, guestTag, memberOrder, reachCovers } from '../src/protocols/clock/reach.js'
+import { encodeGuests, encodeReach, memberOrder, reachCovers } from '../src/protocols/clock/reach.js'
+import { peerTag } from '../src/node/gossip-routes.js'
 import { viewDigest, type Member } from '../src/town/clock.js'
 
 function viewOf (n: number): Record<string, Member> {
@@ -36,7 +37,7 @@ describe('clock reach bitmap (which members an author sent its message to)', () 
     expect(reachCovers(all, order, [...order.ids, observer])).to.equal(false)
     // members are never listed as guests: they have their bits
     const guests = encodeGuests(order, [order.ids[0]!, observer])
-    expect(guests).to.deep.equal([guestTag(observer)])
+    expect(guests).to.deep.equal([peerTag(observer)])
     expect(reachCovers(all, order, [...order.ids, observer], guests)).to.equal(true)
     expect(reachCovers(all, order, [observer, other], guests)).to.equal(false)
     // the list is bounded: a peer past the bound is left to forwarding

@@ -45,15 +45,12 @@ export function encodeReach (order: MemberOrder, reached: (id: string) => boolea
   return Buffer.from(bits).toString('base64url')
 }
 
-/** How a subscriber outside the view is named in a message's guests. */
-export const guestTag = peerTag
-
 /** Tags of the reached peers that are not members of `order`, at most MAX_REACH_GUESTS (the rest are left to forwarding). */
 export function encodeGuests (order: MemberOrder, reached: Iterable<string>): string[] {
   const guests: string[] = []
   for (const id of reached) {
     if (guests.length >= MAX_REACH_GUESTS) break
-    if (!order.index.has(id)) guests.push(guestTag(id))
+    if (!order.index.has(id)) guests.push(peerTag(id))
   }
   return guests.sort()
 }
@@ -67,7 +64,7 @@ export function reachCovers (reach: string, order: MemberOrder, peers: Iterable<
   for (const peer of peers) {
     const i = order.index.get(peer)
     if (i == null) {
-      if (!guests.includes(guestTag(peer))) return false
+      if (!guests.includes(peerTag(peer))) return false
     } else if (((bits[i >> 3] ?? 0) & (1 << (i & 7))) === 0) {
       return false
     }

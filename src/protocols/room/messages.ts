@@ -91,11 +91,12 @@ function checkShape (msg: { id: string, sender: string, receivers: readonly stri
 }
 
 export const UnsignedRoomMessageSchema = z.strictObject(roomMessageFields).superRefine(checkShape)
-export const RoomMessageSchema = z.strictObject({
+const signedRoomMessageFields = {
   ...roomMessageFields,
   /** base64 Ed25519 signature of signingBytes() by the sender's peer key. */
   sig: z.string().min(1).max(200)
-}).superRefine(checkShape)
+}
+export const RoomMessageSchema = z.strictObject(signedRoomMessageFields).superRefine(checkShape)
 
 /**
  * On the room topic a message also names the subscribers its author sent it to
@@ -104,8 +105,7 @@ export const RoomMessageSchema = z.strictObject({
  * the whole payload) and never stored or relayed: it says how this publish went.
  */
 export const RoomGossipSchema = z.strictObject({
-  ...roomMessageFields,
-  sig: z.string().min(1).max(200),
+  ...signedRoomMessageFields,
   reach: z.array(PeerTagSchema).max(MAX_ROOM_REACH).optional()
 }).superRefine(checkShape)
 

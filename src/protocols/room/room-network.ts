@@ -184,8 +184,8 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
       publish: async (msg) => {
         if (msg.visibility !== 'public') throw new Error('a private message never goes on the room topic')
         const reach = [...publishReach(this.libp2p, topic)].slice(0, MAX_ROOM_REACH).map(peerTag)
-        const withReach = encodeJson({ ...msg, reach })
-        await pubsub.publish(topic, reach.length > 0 && withReach.byteLength <= this.maxMessageBytes ? withReach : encodeJson(msg))
+        const withReach = reach.length > 0 ? encodeJson({ ...msg, reach }) : undefined
+        await pubsub.publish(topic, withReach != null && withReach.byteLength <= this.maxMessageBytes ? withReach : encodeJson(msg))
       },
       sendPrivate: async (msg, receiver, signal) => {
         if (msg.visibility !== 'private') throw new Error('only private messages go on direct streams')
@@ -260,7 +260,14 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
     }
     const parsed = (via === 'gossip' ? RoomGossipSchema : RoomMessageSchema).safeParse(value)
     if (!parsed.success) return { ok: false, reason: 'malformed', detail: describeZodError(parsed.error) }
-    const { reach, ...msg } = parsed.data as RoomMessage & { reach?: string[] }
+    let msg: RoomMessage = parsed.data
+    let reach: string[] | undefined
+    if ('reach' in parsed.data) {
+      // only gossip carries a reach; it is never stored or relayed, so the message goes on without it
+      const { reach: named, ...rest } = parsed.data as RoomMessage & { reach?: string[] }
+      reach = named
+      msg = rest
+    }
     if (via === 'sync' && encodedSize(msg) > this.maxMessageBytes) return { ok: false, reason: 'oversized', detail: 'relayed message over the size bound' }
     if (msg.room !== ep.room) return { ok: false, reason: 'misrouted', detail: `message of room ${msg.room} in room ${ep.room}` }
     const seat = ep.peerOf(msg.sender)
