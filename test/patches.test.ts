@@ -1,6 +1,9 @@
 import crypto from 'node:crypto'
 import { expect } from 'chai'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
+import net from 'node:net'
+import { PeerPool, waitFor } from './helpers/peers.js'
 
 // patches/@libp2p+crypto+*.patch: Ed25519 keys imported once, and a signature check that
 // passed is not made again in the same process (peers sharing a process each check every message)
@@ -41,5 +44,65 @@ describe('patched @libp2p/crypto: Ed25519 checks', () => {
     expect(calls.verify, 'failures are never remembered').to.equal(7)
     expect(await alice.publicKey.verify(msg, sig)).to.equal(true)
     expect(calls.verify).to.equal(7)
+  })
+})
+
+// patches/@libp2p+tcp+*.patch: what a connection writes in one tick leaves in one syscall. A noise
+// frame is two buffers (its 2-byte length, then the ciphertext), and each socket.write was a
+// syscall of its own and, with no Nagle, a TCP segment of its own.
+describe('patched @libp2p/tcp: one syscall per tick of writes', () => {
+  const pool = new PeerPool()
+  const writes: number[] = []
+  let writevs = 0
+  const writeGeneric = (net.Socket.prototype as any)._writeGeneric
+  before(() => {
+    (net.Socket.prototype as any)._writeGeneric = function (writev: boolean, data: any, ...rest: any[]) {
+      if (writev) writevs++
+      else writes.push(data.length)
+      return writeGeneric.call(this, writev, data, ...rest)
+    }
+  })
+  after(async () => {
+    (net.Socket.prototype as any)._writeGeneric = writeGeneric
+    await pool.cleanup()
+  })
+
+  it('a message on a stream goes out as one write, never as a bare length prefix', async () => {
+    const a = await pool.create()
+    const b = await pool.create()
+    const received: number[] = []
+    await b.libp2p.handle('/meshtown/test-echo/1.0.0', async (stream) => {
+      for await (const chunk of stream) received.push(chunk.byteLength)
+    })
+    const stream = await a.libp2p.dialProtocol(b.libp2p.getMultiaddrs()[0]!, '/meshtown/test-echo/1.0.0')
+    writes.length = 0
+    writevs = 0
+    stream.send(new Uint8Array(3000).fill(7))
+    await waitFor(() => received.reduce((x, y) => x + y, 0) === 3000, 10_000, 'the message to arrive')
+    expect(writes.filter(n => n < 8), `writes of a bare noise length prefix (all writes: ${writes.join(', ')})`).to.deep.equal([])
+    expect(writevs, 'the length and the ciphertext left together').to.be.greaterThan(0)
+    await stream.close()
+  })
+})
+
+// patches/@libp2p+utils+*.patch: noise reads its frames through LengthPrefixedDecoder, which asked
+// the length decoder once more at the end of every read, on an empty buffer, and caught the
+// RangeError it threw (an Error with its stack trace, per frame received)
+describe('patched @libp2p/utils: LengthPrefixedDecoder', () => {
+  it('does not ask for a length once the buffer is drained', () => {
+    let asked = 0
+    const decoder = new LengthPrefixedDecoder({
+      lengthDecoder: (buf) => {
+        asked++
+        if (buf.byteLength < 2) throw new RangeError('short')
+        return buf.get(0) * 256 + buf.get(1)
+      },
+      encodingLength: () => 2
+    })
+    const frame = Uint8Array.from([0, 3, 1, 2, 3])
+    expect([...decoder.decode(frame)].map(b => b.subarray())).to.deep.equal([Uint8Array.from([1, 2, 3])])
+    expect(asked, 'one frame, one length').to.equal(1)
+    expect([...decoder.decode(Uint8Array.from([0]))], 'half a length waits for more').to.deep.equal([])
+    expect([...decoder.decode(Uint8Array.from([2, 9, 9, 0, 1, 5]))].map(b => b.subarray())).to.deep.equal([Uint8Array.from([9, 9]), Uint8Array.from([5])])
   })
 })

@@ -21,6 +21,15 @@ import type { ClockState } from '../../src/town/clock.js'
  * socket read waits this long behind other work, so a handshake or an answer does.
  */
 const loopDelay = monitorEventLoopDelay({ resolution: 20 })
+// COUNT=1: count the Ed25519 signs and checks that reach OpenSSL (the patch's memo answers the rest), and gossipsub's RPCs received by what they carry
+const cryptoCalls = { verify: 0, sign: 0 }
+if (process.env.COUNT === '1') {
+  const nodeCrypto = (await import('node:crypto')).default as any
+  const verify = nodeCrypto.verify
+  const sign = nodeCrypto.sign
+  nodeCrypto.verify = (...a: any[]) => { cryptoCalls.verify++; return verify(...a) }
+  nodeCrypto.sign = (...a: any[]) => { cryptoCalls.sign++; return sign(...a) }
+}
 loopDelay.enable()
 function takeLoopDelay (): { p50: number, p99: number, max: number } {
   const ms = (ns: number): number => Math.round(ns / 1e6)
@@ -130,6 +139,20 @@ async function runVillagers (): Promise<void> {
       g.bytes += e.detail.data.byteLength
     })
     ;(peer as any).benchGossip = gossip
+    if (process.env.COUNT === '1') {
+      // every RPC gossipsub receives, by what it carries (Ignored messages never reach the 'message' event)
+      const ps = peer.pubsub as any
+      const handle = ps.handleReceivedRpc.bind(ps)
+      ps.handleReceivedRpc = async (from: any, rpc: any) => {
+        const add = (k: string, n = 1): void => { const g = gossip[k] ??= { n: 0, bytes: 0 }; g.n += n }
+        add('rpc')
+        for (const m of rpc.messages ?? []) add(`msg ${String(m.topic).split('/').slice(-2).join('/')}`)
+        const c = rpc.control
+        if (c != null) for (const k of ['ihave', 'iwant', 'graft', 'prune', 'idontwant']) if ((c[k]?.length ?? 0) > 0) add(`ctl ${k}`, c[k].length)
+        if ((rpc.subscriptions?.length ?? 0) > 0) add('subs')
+        return handle(from, rpc)
+      }
+    }
     const net = { opened: 0, closed: 0, streams: {} as Record<string, number> }
     ;(peer as any).benchNet = net
     peer.libp2p.addEventListener('connection:open', (e) => {
@@ -248,7 +271,7 @@ async function runVillagers (): Promise<void> {
       }
       case 'gossip-stats': {
         const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
-        emit({ ev: 'gossip-stats', peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, spared: p.node.villager.clock?.forwardsSpared ?? 0, forwarded: p.node.villager.clock?.forwarded, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, memberLinks: { wanted: p.peer.memberLinks.wanted, unlinked: unlinkedMembers(p.peer, p.node.villager.clock?.state), dials: p.peer.memberLinks.dials, failures: p.peer.memberLinks.failures, last: p.peer.memberLinks.lastFailure }, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] })) })
+        emit({ ev: 'gossip-stats', crypto: cryptoCalls, peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, spared: p.node.villager.clock?.forwardsSpared ?? 0, forwarded: p.node.villager.clock?.forwarded, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, memberLinks: { wanted: p.peer.memberLinks.wanted, unlinked: unlinkedMembers(p.peer, p.node.villager.clock?.state), dials: p.peer.memberLinks.dials, failures: p.peer.memberLinks.failures, last: p.peer.memberLinks.lastFailure }, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] })) })
         break
       }
       case 'reset-phases':

@@ -11,6 +11,7 @@ const stats = async (): Promise<Record<string, number>> => {
   const g = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
   const cur: Record<string, number> = { ...g.peers[0].net.streams }
   for (const [t, v] of Object.entries(g.peers[0].topics as Record<string, { n: number }>)) cur[t] = v.n
+  for (const [k, v] of Object.entries(g.crypto as Record<string, number>)) cur[`ed25519 ${k}`] = v
   return cur
 }
 try {
