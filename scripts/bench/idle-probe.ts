@@ -7,7 +7,7 @@ import { summarize, formatSummary } from './profile-summary.js'
 const n = Number(process.argv[2] ?? 10)
 const patch = process.argv[3] ?? ''
 await prepareBundles(['mesh-node.ts'])
-const town = await startMeshTown({ n, patch, verbose: process.env.VERBOSE === '1' })
+const town = await startMeshTown({ n, patch, verbose: process.env.VERBOSE === '1', perProcess: Number(process.env.PER_PROCESS ?? 1) })
 try {
   await waitFormed(town, formTimeoutMs(n))
   // SETTLE=1: start measuring once the start-up work is over, as the barrier benchmark's idle figure does
@@ -23,6 +23,7 @@ try {
     const cur: Record<string, number> = { ...g.peers[0].net.streams, 'links opened': g.peers[0].net.opened, 'links closed': g.peers[0].net.closed, 'clock taken in, not forwarded': g.peers[0].spared }
     for (const [why, count] of Object.entries(g.peers[0].forwarded as Record<string, number>)) cur[`clock forwarded, ${why}`] = count
     for (const [t, v] of Object.entries(g.peers[0].topics as Record<string, { n: number }>)) cur[t] = v.n
+    for (const [k, v] of Object.entries(g.crypto as Record<string, number>)) cur[`ed25519 ${k} (process)`] = v
     const delta = Object.fromEntries(Object.entries(cur).map(([k, v]) => [k, v - (prev[k] ?? 0)]).filter(([, v]) => v !== 0))
     prev = cur
     const per = byChild.map((ms, i) => ({ i, ms })).sort((x, y) => y.ms - x.ms)
