@@ -48,8 +48,8 @@ describe('patched @libp2p/crypto: Ed25519 checks', () => {
 })
 
 // patches/@libp2p+tcp+*.patch: what a connection writes in one tick leaves in one syscall. A noise
-// frame is two buffers (its 2-byte length, then the ciphertext), and each socket.write was a
-// syscall of its own and, with no Nagle, a TCP segment of its own.
+// frame is two to four buffers (its 2-byte length, the ciphertext, for frames of 1,200 bytes or more
+// the tag apart), and each socket.write was a syscall of its own and, with no Nagle, a TCP segment.
 describe('patched @libp2p/tcp: one syscall per tick of writes', () => {
   const pool = new PeerPool()
   const writes: number[] = []
@@ -95,7 +95,8 @@ describe('patched @libp2p/utils: LengthPrefixedDecoder', () => {
       lengthDecoder: (buf) => {
         asked++
         if (buf.byteLength < 2) throw new RangeError('short')
-        return buf.get(0) * 256 + buf.get(1)
+        const bytes = buf.subarray()
+        return bytes[0]! * 256 + bytes[1]!
       },
       encodingLength: () => 2
     })
