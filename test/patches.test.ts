@@ -1,7 +1,9 @@
 import crypto from 'node:crypto'
 import { expect } from 'chai'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { LengthPrefixedDecoder } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
 import net from 'node:net'
 import { PeerPool, waitFor } from './helpers/peers.js'
 
@@ -105,5 +107,46 @@ describe('patched @libp2p/utils: LengthPrefixedDecoder', () => {
     expect(asked, 'one frame, one length').to.equal(1)
     expect([...decoder.decode(Uint8Array.from([0]))], 'half a length waits for more').to.deep.equal([])
     expect([...decoder.decode(Uint8Array.from([2, 9, 9, 0, 1, 5]))].map(b => b.subarray())).to.deep.equal([Uint8Array.from([9, 9]), Uint8Array.from([5])])
+  })
+})
+
+// patches/@libp2p+peer-store+*.patch: reading a peer's record takes no lock. Each read created and
+// took a lock of its own (mortice), several times the read itself, and a DHT answer reads every peer
+// it names: in an idle town of 50, answering DHT requests was the busiest thing a process did
+describe('patched @libp2p/peer-store: reads without a lock', () => {
+  const pool = new PeerPool()
+  after(async () => { await pool.cleanup() })
+
+  it('get and has read a record without a lock; an expired record is still deleted, under the lock', async () => {
+    const peer = await pool.create()
+    const peerStore = peer.libp2p.peerStore as any
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const missing = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    await peerStore.save(other, { multiaddrs: [multiaddr('/ip4/127.0.0.1/tcp/4001')], protocols: ['/meshtown/test/1.0.0'] })
+    let locks = 0
+    const getReadLock = peerStore.store.getReadLock.bind(peerStore.store)
+    peerStore.store.getReadLock = async (...args: any[]) => { locks++; return getReadLock(...args) }
+    const stored = await peerStore.get(other)
+    expect(stored.addresses.map((a: any) => a.multiaddr.toString())).to.deep.equal(['/ip4/127.0.0.1/tcp/4001'])
+    expect(stored.protocols).to.deep.equal(['/meshtown/test/1.0.0'])
+    expect(await peerStore.has(other)).to.equal(true)
+    expect(await peerStore.has(missing)).to.equal(false)
+    let error: any
+    try { await peerStore.get(missing) } catch (err) { error = err }
+    expect(error?.name).to.equal('NotFoundError')
+    expect(locks, 'no read took a lock').to.equal(0)
+
+    // a year later the record has expired: the read falls back to the locked path, which deletes it
+    const now = Date.now
+    Date.now = () => now() + 365 * 24 * 3600 * 1000
+    try {
+      error = undefined
+      try { await peerStore.get(other) } catch (err) { error = err }
+    } finally {
+      Date.now = now
+    }
+    expect(error?.name).to.equal('NotFoundError')
+    expect(locks, 'the expired record was read under the lock').to.equal(1)
+    expect(await peerStore.has(other), 'and deleted').to.equal(false)
   })
 })

@@ -7,9 +7,12 @@ import { summarize, formatSummary } from './profile-summary.js'
 const n = Number(process.argv[2] ?? 10)
 const patch = process.argv[3] ?? ''
 await prepareBundles(['mesh-node.ts'])
-const town = await startMeshTown({ n, patch, verbose: process.env.VERBOSE === '1', perProcess: Number(process.env.PER_PROCESS ?? 1) })
+// BUNDLE=path: run another build's mesh-node bundle (A/B against this checkout)
+const town = await startMeshTown({ n, patch, verbose: process.env.VERBOSE === '1', perProcess: Number(process.env.PER_PROCESS ?? 1), bundle: process.env.BUNDLE })
+const startedAt = Date.now()
 try {
   await waitFormed(town, formTimeoutMs(n))
+  console.log(`formed ${((Date.now() - startedAt) / 1000).toFixed(0)} s after the processes were started`)
   // SETTLE=1: start measuring once the start-up work is over, as the barrier benchmark's idle figure does
   if (process.env.SETTLE === '1') console.log(`settled at ${(await settle(town)).toFixed(2)} cores`)
   let prev: Record<string, number> = {}
