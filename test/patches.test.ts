@@ -5,6 +5,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import net from 'node:net'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { PeerPool, waitFor } from './helpers/peers.js'
 
 // patches/@libp2p+crypto+*.patch: Ed25519 keys imported once, and a signature check that
@@ -148,5 +150,46 @@ describe('patched @libp2p/peer-store: reads without a lock', () => {
     expect(error?.name).to.equal('NotFoundError')
     expect(locks, 'the expired record was read under the lock').to.equal(1)
     expect(await peerStore.has(other), 'and deleted').to.equal(false)
+  })
+})
+
+// patches/@chainsafe+libp2p-yamux+*.patch: a receiver sends a window update once half its window is
+// used (as go-yamux does), not one frame back for every data frame it reads
+describe('patched @chainsafe/libp2p-yamux: window updates', () => {
+  const pool = new PeerPool()
+  let updates = 0
+  let muxer: any
+  let sendFrame: any
+  before(async () => {
+    // the module libp2p loads (exports do not name this file, so it is imported by its path)
+    muxer = (await import(pathToFileURL(path.resolve('node_modules/@chainsafe/libp2p-yamux/dist/src/muxer.js')).href)).YamuxMuxer
+    sendFrame = muxer.prototype.sendFrame
+    muxer.prototype.sendFrame = function (header: { type: number, flag: number }, ...rest: any[]) {
+      if (header.type === 1 && header.flag === 0) updates++ // a plain window update (no SYN, ACK, FIN, RST)
+      return sendFrame.call(this, header, ...rest)
+    }
+  })
+  after(async () => {
+    muxer.prototype.sendFrame = sendFrame
+    await pool.cleanup()
+  })
+
+  it('many small messages on a stream bring no window update per frame', async () => {
+    const a = await pool.create()
+    const b = await pool.create()
+    let received = 0
+    await b.libp2p.handle('/meshtown/test-sink/1.0.0', async (stream) => {
+      for await (const chunk of stream) received += chunk.byteLength
+    })
+    const stream = await a.libp2p.dialProtocol(b.libp2p.getMultiaddrs()[0]!, '/meshtown/test-sink/1.0.0')
+    updates = 0
+    for (let i = 0; i < 200; i++) {
+      stream.send(new Uint8Array(100).fill(i))
+      await waitFor(() => received === (i + 1) * 100, 10_000, `message ${i} to arrive`, 1)
+    }
+    // 20 KB of a 256 KB window: the updates left are the window growing (it doubles while data flows
+    // fast) and the peers' other streams; one per message read without the patch (over 200)
+    expect(updates).to.be.lessThan(50)
+    await stream.close()
   })
 })
