@@ -62,7 +62,7 @@ function bundled (script: string): string {
 export interface SpawnOptions {
   /** Run the TypeScript source through tsx instead of the bundle. */
   fromSource?: boolean
-  /** Run this bundle instead of the one built from this checkout (A/B probes against another build). */
+  /** Run this bundle instead of the one built from this checkout (A/B probes against another build); '' means this checkout's. */
   bundle?: string
   /** Extra node flags (e.g. --cpu-prof). */
   nodeArgs?: string[]
@@ -86,7 +86,7 @@ export class Child {
     hookExit()
     this.startedAt = nowMs()
     // profiles are read by package and file: those need the sources, not one bundle
-    const entry = options.bundle != null
+    const entry = options.bundle != null && options.bundle !== ''
       ? [options.bundle]
       : (options.fromSource ?? process.env.BENCH_FROM_SOURCE === '1') ? ['--import', 'tsx', path.resolve(BENCH_DIR, script)] : [bundled(script)]
     this.proc = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry, ...args], {
