@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // The `meshtown` command. libp2p needs Node >= 22; when started by an older
 // Node (the system one), re-run on the Node that `npm install` put in
-// node_modules (the `node` devDependency). Then load the CLI bundle (dist/).
+// node_modules (the `node` devDependency); run with meshtown's node flags
+// (scripts/node-flags.mjs). Then load the CLI bundle (dist/).
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { missingNodeFlags } from '../scripts/node-flags.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, '..')
@@ -17,7 +19,7 @@ if (major < 22) {
     process.stderr.write(`meshtown: error: Node ${process.versions.node} is too old (libp2p needs >= 22) and no bundled Node was found: run \`npm install\` in ${root}\n`)
     process.exit(1)
   }
-  const child = spawn(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
+  const child = spawn(bundled, [...missingNodeFlags([]), fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
   // Ctrl-C reaches the whole process group already; other signals are passed on
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(signal, () => { if (signal !== 'SIGINT') child.kill(signal) })
@@ -26,6 +28,10 @@ if (major < 22) {
     if (signal != null) process.kill(process.pid, signal)
     process.exit(code ?? 1)
   })
+} else if (missingNodeFlags().length > 0 && typeof process.execve === 'function') {
+  // node's heap settings are fixed at start: run again with them, in this same
+  // process (pid, stdio and signals stay as the caller set them up)
+  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...missingNodeFlags(), fileURLToPath(import.meta.url), ...process.argv.slice(2)])
 } else {
   const { main } = await loadCli()
   await main(process.argv)

@@ -1,8 +1,10 @@
 import { expect } from 'chai'
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { CliProcess, runCli } from './helpers/cli.js'
 import { PeerPool } from './helpers/peers.js'
+import { missingNodeFlags, NODE_FLAGS } from '../scripts/node-flags.mjs'
 
 describe('meshtown bootstrap / peer commands (real processes)', function () {
   const pool = new PeerPool()
@@ -100,5 +102,26 @@ describe('meshtown bootstrap / peer commands (real processes)', function () {
     const p = await runCli(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', dir, '--addrs-file', path.join(dir, 'a.txt')], { MESHTOWN_KEY_PASS: 'not-the-pass-it-was-made-with' })
     expect(p.exitCode).to.equal(4)
     expect(p.stderr).to.match(/meshtown: error: the peer key in .* cannot be read/)
+  })
+
+  it('runs with meshtown\'s node flags in the very process it was started as; a flag set in NODE_OPTIONS wins', async function () {
+    if (!existsSync('/proc/self/cmdline')) this.skip()
+    const dir = await pool.dir()
+    const nodeArgs = async (p: CliProcess): Promise<string[]> => {
+      await p.waitForOutput(/PeerId: (\S+)\n/)
+      // the pid the caller spawned is node itself, now with the flags (re-executed in place, not a child)
+      return (await readFile(`/proc/${p.child.pid}/cmdline`, 'utf8')).split('\0').filter(a => a.startsWith('--max-semi'))
+    }
+    const plain = start(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'a'), '--addrs-file', path.join(dir, 'a.txt')])
+    expect(await nodeArgs(plain)).to.deep.equal(NODE_FLAGS.filter(f => f.startsWith('--max-semi')))
+    const own = start(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'b'), '--addrs-file', path.join(dir, 'b.txt')], { NODE_OPTIONS: '--max_semi_space_size=16' })
+    expect(await nodeArgs(own)).to.deep.equal([])
+  })
+
+  it('adds only the node flags that neither node\'s arguments nor NODE_OPTIONS set', () => {
+    expect(missingNodeFlags([], '')).to.deep.equal(NODE_FLAGS)
+    expect(missingNodeFlags(['--max-semi-space-size=8'], '')).to.deep.equal(NODE_FLAGS.filter(f => !f.startsWith('--max-semi-space-size')))
+    expect(missingNodeFlags([], '--enable-source-maps  --max_semi_space_size=1')).to.deep.equal(NODE_FLAGS.filter(f => !f.startsWith('--max-semi-space-size')))
+    expect(missingNodeFlags(['--enable-source-maps'], '--inspect')).to.deep.equal(NODE_FLAGS)
   })
 })

@@ -323,8 +323,13 @@ async function runVillagers (): Promise<void> {
         emit({ ev: 'prof-stopped', file: cmd.file })
         break
       }
+      case 'heap-snapshot': {
+        const { writeHeapSnapshot } = await import('node:v8')
+        emit({ ev: 'heap-snapshot', file: writeHeapSnapshot(cmd.file) })
+        break
+      }
       case 'mem':
-        emit({ ev: 'mem', rss: process.memoryUsage().rss, usage: process.memoryUsage(), cpu: process.cpuUsage() })
+        emit({ ev: 'mem', rss: process.memoryUsage().rss, usage: process.memoryUsage(), cpu: process.cpuUsage(), detail: await memoryDetail() })
         break
       case 'report':
         emit({
@@ -364,4 +369,22 @@ async function directoryStatus (peer: MeshPeer): Promise<{ rounds: number, known
     if (known == null || known.protocols.length === 0) unidentified++
   }
   return { rounds: dir?.rounds ?? 0, known: dir?.known?.size ?? 0, table: dht?.routingTable?.size ?? -1, unidentified }
+}
+
+/** Where a process's memory is (MB): V8's heap spaces and the kernel's view of the mapping kinds. */
+async function memoryDetail (): Promise<Record<string, number>> {
+  const { getHeapSpaceStatistics } = await import('node:v8')
+  const { readFile } = await import('node:fs/promises')
+  const mb = (x: number): number => +(x / 1048576).toFixed(1)
+  const out: Record<string, number> = {}
+  for (const s of getHeapSpaceStatistics()) {
+    out[`v8 ${s.space_name}`] = mb(s.space_size)
+    out[`v8 ${s.space_name} used`] = mb(s.space_used_size)
+  }
+  const rollup = await readFile('/proc/self/smaps_rollup', 'utf8').catch(() => '')
+  for (const line of rollup.split('\n')) {
+    const m = /^(Rss|Pss_Anon|Pss_File|Anonymous|Private_Dirty|Shared_Clean|Private_Clean):\s+(\d+) kB/.exec(line)
+    if (m != null) out[`kernel ${m[1]}`] = mb(Number(m[2]) * 1024)
+  }
+  return out
 }

@@ -6,7 +6,8 @@ const n = Number(process.argv[2] ?? 10)
 const patch = process.argv[3] ?? ''
 const periods = Number(process.env.PERIODS ?? 20)
 await prepareBundles(['mesh-node.ts'])
-const town = await startMeshTown({ n, patch, perProcess: Number(process.env.PER_PROCESS ?? 1) })
+// NODE_ARGS: node flags for every process of the town (e.g. heap settings), space-separated
+const town = await startMeshTown({ n, patch, perProcess: Number(process.env.PER_PROCESS ?? 1), nodeArgs: process.env.NODE_ARGS?.split(' ').filter(a => a !== '') })
 const stats = async (): Promise<Record<string, number>> => {
   const g = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
   const cur: Record<string, number> = { ...g.peers[0].net.streams }
@@ -54,6 +55,11 @@ try {
   const mems = await Promise.all(town.children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30000)))
   const mb = (x: number): string => (x / 1048576).toFixed(0)
   console.log('MB rss/heapUsed/heapTotal/external/arrayBuffers: ' + mems.map(m => [m.rss, m.usage.heapUsed, m.usage.heapTotal, m.usage.external, m.usage.arrayBuffers].map(mb).join('/')).join('  '))
+  console.log(`v0 memory detail (MB): ${JSON.stringify(mems[0]?.detail)}`)
+  if (process.env.HEAP_SNAPSHOT != null) {
+    const r = await town.children[0]!.ask({ cmd: 'heap-snapshot', file: path.resolve(process.env.HEAP_SNAPSHOT) }, 'heap-snapshot', 120000)
+    console.log(`heap snapshot of v0: ${r.file}`)
+  }
   if (prof != null) {
     const { readdirSync } = await import('node:fs')
     const files = readdirSync(prof).filter(f => f.endsWith('.cpuprofile')).map(f => path.join(prof, f))

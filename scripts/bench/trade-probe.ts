@@ -9,7 +9,8 @@
  *   BUNDLE_A=/other/checkout/dist/bench/mesh-node.mjs npx tsx scripts/bench/trade-probe.ts
  *
  * Without BUNDLE_A / BUNDLE_B, both towns run this checkout's build (an A/A run:
- * the noise floor). CONCURRENCY=1,64 sets the trades in flight per run.
+ * the noise floor). NODE_ARGS_A / NODE_ARGS_B: node flags for one side's processes
+ * (space-separated). CONCURRENCY=1,64 sets the trades in flight per run.
  * PROF=1: then profile town B's villagers over one more run at the first
  * concurrency and print where their CPU went (BENCH_FROM_SOURCE=1 runs B from the
  * sources, so that the summary can tell packages apart).
@@ -28,21 +29,21 @@ const concurrency = (process.env.CONCURRENCY ?? '1,64').split(',').map(Number)
 await prepareBundles(['mesh-node.ts'])
 
 const sides = [
-  { label: 'A', bundle: process.env.BUNDLE_A },
-  { label: 'B', bundle: process.env.BUNDLE_B }
+  { label: 'A', bundle: process.env.BUNDLE_A, nodeArgs: process.env.NODE_ARGS_A },
+  { label: 'B', bundle: process.env.BUNDLE_B, nodeArgs: process.env.NODE_ARGS_B }
 ]
 const towns = new Map<string, Town>()
 type Row = { perSec: number, p50: number, cpuPerTrade: number }
 const rows = new Map<string, Row[]>()
 try {
   for (const s of sides) {
-    const town = await startMeshTown({ n: 2, bundle: s.bundle })
+    const town = await startMeshTown({ n: 2, bundle: s.bundle, nodeArgs: s.nodeArgs?.split(' ').filter(a => a !== '') })
     towns.set(s.label, town)
     await waitFormed(town, 120_000)
     await settle(town)
     await Promise.all(town.children.map(async c => c.ask({ cmd: 'endow', coins: 1_000_000, seed: 100_000 }, 'endowed', 30_000)))
     await oneRun(town, 1, 500)
-    console.log(`${s.label}: ${s.bundle ?? 'this checkout'}, formed`)
+    console.log(`${s.label}: ${s.bundle ?? 'this checkout'}${s.nodeArgs != null ? ` (node ${s.nodeArgs})` : ''}, formed`)
   }
   for (let r = 0; r < rounds; r++) {
     // alternate which goes first, so neither always follows the other's burst

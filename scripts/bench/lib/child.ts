@@ -11,6 +11,7 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { nowMs } from './stats.js'
+import { missingNodeFlags } from '../../node-flags.mjs'
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const ROOT = path.resolve(BENCH_DIR, '..', '..')
@@ -89,7 +90,9 @@ export class Child {
     const entry = options.bundle != null && options.bundle !== ''
       ? [options.bundle]
       : (options.fromSource ?? process.env.BENCH_FROM_SOURCE === '1') ? ['--import', 'tsx', path.resolve(BENCH_DIR, script)] : [bundled(script)]
-    this.proc = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry, ...args], {
+    // Meshtown's processes run with the node flags `meshtown` gives itself (a flag given here wins); the baseline's with node's defaults
+    const nodeArgs = [...(options.nodeArgs ?? []), ...(script.startsWith('baseline/') ? [] : missingNodeFlags(options.nodeArgs ?? []))]
+    this.proc = spawn(process.execPath, [...nodeArgs, ...entry, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe']

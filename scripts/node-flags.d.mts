@@ -1,0 +1,3 @@
+// Types of node-flags.mjs (plain JS: bin/meshtown.js loads it before any TypeScript can run).
+export declare const NODE_FLAGS: string[]
+export declare function missingNodeFlags (execArgv?: string[], nodeOptions?: string): string[]

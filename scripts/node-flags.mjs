@@ -1,0 +1,21 @@
+// Node flags every meshtown process runs with: bin/meshtown.js re-executes
+// itself with them (same process, same pid), and the benchmark's villager and
+// room processes get the same, so that it measures what users run.
+//
+// --max-semi-space-size=4: V8 lets the young generation of a busy process grow
+// to 32 MB per semi-space, 64 MB of mostly dead objects in a villager whose
+// live heap is ~30 MB. At 4 MB a villager of a town of 10 keeps ~40 MB less
+// (RSS ~175 -> ~135 MB) at the same CPU per period and per trade; at 2 MB a
+// trade at 64 in flight cost 10-19 % more CPU (BENCHMARKS.md, memory).
+export const NODE_FLAGS = ['--max-semi-space-size=4']
+
+const flagName = (arg) => arg.split('=')[0].replaceAll('_', '-')
+
+/**
+ * The flags of NODE_FLAGS that neither node's own arguments nor NODE_OPTIONS
+ * set already: a user's own setting of a flag wins.
+ */
+export function missingNodeFlags (execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
+  const given = new Set([...execArgv, ...nodeOptions.split(/\s+/)].map(flagName))
+  return NODE_FLAGS.filter(f => !given.has(flagName(f)))
+}
