@@ -5,6 +5,7 @@
 // (scripts/node-flags.mjs). Then load the CLI bundle (dist/).
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import module from 'node:module'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { missingNodeFlags } from '../scripts/node-flags.mjs'
@@ -47,6 +48,8 @@ async function loadCli () {
     try {
       const build = await import('../scripts/build.mjs')
       if (!build.isFresh()) await build.bundle()
+      // V8's compiled code for the bundle is kept on disk (node's compile cache, in the temp dir): later starts skip the compiling
+      module.enableCompileCache?.()
       return await import(pathToFileURL(build.CLI_BUNDLE).href)
     } catch (err) {
       process.stderr.write(`meshtown: warning: cannot build dist/meshtown.mjs (${err?.message ?? err}); running from the sources\n`)

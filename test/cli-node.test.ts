@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { CliProcess, runCli } from './helpers/cli.js'
@@ -116,6 +116,13 @@ describe('meshtown bootstrap / peer commands (real processes)', function () {
     expect(await nodeArgs(plain)).to.deep.equal(NODE_FLAGS.filter(f => f.startsWith('--max-semi')))
     const own = start(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'b'), '--addrs-file', path.join(dir, 'b.txt')], { NODE_OPTIONS: '--max_semi_space_size=16' })
     expect(await nodeArgs(own)).to.deep.equal([])
+  })
+
+  it('keeps V8\'s compiled code of the CLI in node\'s compile cache, in the temp dir', async () => {
+    const tmp = await pool.dir()
+    const p = await runCli(['--help'], { TMPDIR: tmp })
+    expect(p.exitCode).to.equal(0)
+    expect(readdirSync(path.join(tmp, 'node-compile-cache'), { recursive: true }).length).to.be.greaterThan(0)
   })
 
   it('adds only the node flags that neither node\'s arguments nor NODE_OPTIONS set', () => {

@@ -50,7 +50,12 @@ export async function benchMemory (o: MemoryOptions): Promise<MemoryResult> {
     const many = mems[1]!.rss / 1048576
     const marginal = (many - single) / (o.perProcess - 1)
     o.log(`  RSS: 1 villager ${single.toFixed(0)} MB, ${o.perProcess} villagers ${many.toFixed(0)} MB: ${marginal.toFixed(1)} MB per extra peer, ${(1024 / marginal).toFixed(0)} peers per GB`)
-    const usage = mems.map(x => Object.fromEntries(Object.entries(x.usage as Record<string, number>).map(([k, v]) => [k, v / 1048576])))
+    // the kernel's split: pages shared with other processes (node's own code, mapped once for every node process) and the process's own
+    const usage = mems.map(x => ({
+      ...Object.fromEntries(Object.entries(x.usage as Record<string, number>).map(([k, v]) => [k, v / 1048576])),
+      shared: x.detail?.['kernel Shared_Clean'] ?? NaN,
+      private: (x.detail?.['kernel Private_Dirty'] ?? NaN) + (x.detail?.['kernel Private_Clean'] ?? 0)
+    }))
     return { usage, perProcess: o.perProcess, rssSingleMB: single, rssManyMB: many, marginalMBPerPeer: marginal, peersPerGB: 1024 / marginal, barrier: run, formMs }
   } catch (err: any) {
     o.log(`  memory failed: ${err.message}`)

@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -90,11 +91,14 @@ export class Child {
     const entry = options.bundle != null && options.bundle !== ''
       ? [options.bundle]
       : (options.fromSource ?? process.env.BENCH_FROM_SOURCE === '1') ? ['--import', 'tsx', path.resolve(BENCH_DIR, script)] : [bundled(script)]
-    // Meshtown's processes run with the node flags `meshtown` gives itself (a flag given here wins); the baseline's with node's defaults
-    const nodeArgs = [...(options.nodeArgs ?? []), ...(script.startsWith('baseline/') ? [] : missingNodeFlags(options.nodeArgs ?? []))]
+    // Meshtown's processes start as `meshtown` does (bin/meshtown.js): with its node flags (a flag given here
+    // wins) and node's compile cache in the temp dir. The baseline's start with node's defaults.
+    const meshtown = !script.startsWith('baseline/')
+    const nodeArgs = [...(options.nodeArgs ?? []), ...(meshtown ? missingNodeFlags(options.nodeArgs ?? []) : [])]
+    const compileCache = meshtown && process.env.NODE_COMPILE_CACHE == null ? { NODE_COMPILE_CACHE: path.join(tmpdir(), 'node-compile-cache') } : {}
     this.proc = spawn(process.execPath, [...nodeArgs, ...entry, ...args], {
       cwd: ROOT,
-      env: { ...process.env, ...options.env },
+      env: { ...process.env, ...compileCache, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe']
     })
     live.add(this)
