@@ -137,8 +137,8 @@ async function main (): Promise<void> {
   const others = otherLoad(new Set([process.pid]))
   if (others.length > 0) log(`other busy processes: ${others.join(' | ')}`)
 
-  const code = await fingerprint([path.join(ROOT, 'src'), path.join(ROOT, 'patches')])
-  log(`code measured: src/ and patches/ ${code.files} files, sha256 ${code.sha256.slice(0, 16)}, newest file ${code.newest}`)
+  const code = await fingerprint(['src', 'patches', 'scripts/node-flags.mjs'])
+  log(`code measured: ${measured(code)} ${code.files} files, sha256 ${code.sha256.slice(0, 16)}, newest file ${code.newest}`)
   const results: Results = { machine: m, command, code, options: o, started: new Date().toISOString(), load: loads.samples, others, durations: {} }
   // --merge FILE: keep the benchmarks not run now from an earlier run's JSON (its command is kept beside ours)
   const earlier: Partial<Results> | undefined = args.merge != null ? JSON.parse(await readFile(path.resolve(ROOT, args.merge), 'utf8')) : undefined
@@ -212,12 +212,16 @@ function loadNow (): string {
   return os.loadavg()[0]!.toFixed(1)
 }
 
-/** Which code was measured: our sources and the patches to dependencies (they change under other engineers' hands while this runs). */
-async function fingerprint (dirs: string[]): Promise<{ files: number, sha256: string, newest: string }> {
+/**
+ * Which code was measured: our sources, the patches to dependencies and the node flags processes start with
+ * (they change under other engineers' hands while this runs). `paths` are files or directories under ROOT.
+ */
+async function fingerprint (paths: string[]): Promise<{ files: number, sha256: string, newest: string, paths: string[] }> {
   const { createHash } = await import('node:crypto')
   const { readdir, stat } = await import('node:fs/promises')
-  const files = (await Promise.all(dirs.map(async dir => (await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []))
-    .filter(d => d.isFile()).map(d => path.join(d.parentPath, d.name))))).flat().sort()
+  const files = (await Promise.all(paths.map(p => path.join(ROOT, p)).map(async p => (await stat(p).catch(() => undefined))?.isFile() === true
+    ? [p]
+    : (await readdir(p, { recursive: true, withFileTypes: true }).catch(() => [])).filter(d => d.isFile()).map(d => path.join(d.parentPath, d.name))))).flat().sort()
   const h = createHash('sha256')
   let newest = 0
   let newestName = ''
@@ -226,13 +230,19 @@ async function fingerprint (dirs: string[]): Promise<{ files: number, sha256: st
     const t = (await stat(f)).mtimeMs
     if (t > newest) { newest = t; newestName = path.relative(ROOT, f) }
   }
-  return { files: files.length, sha256: h.digest('hex'), newest: `${newestName} (${new Date(newest).toISOString()})` }
+  return { files: files.length, sha256: h.digest('hex'), newest: `${newestName} (${new Date(newest).toISOString()})`, paths }
+}
+
+/** What a fingerprint covers, in words (results of older runs name no paths: src/ and patches/). */
+function measured (code: { paths?: string[] }): string {
+  const names = (code.paths ?? ['src', 'patches']).map(p => p.includes('.') ? p : `${p}/`)
+  return names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]!}`
 }
 
 interface Results {
   machine: ReturnType<typeof machine>
   command: string
-  code: { files: number, sha256: string, newest: string }
+  code: { files: number, sha256: string, newest: string, paths?: string[] }
   options: Record<string, unknown>
   started: string
   finished?: string
@@ -273,7 +283,7 @@ async function report (r: Results): Promise<string> {
   L.push(`| node | ${m.node} (${m.platform}) |`)
   L.push(`| date | ${r.started} → ${r.finished ?? '?'} |`)
   L.push(`| command | \`${r.command}\` |`)
-  L.push(`| code measured | src/ and patches/: ${r.code.files} files, sha256 \`${r.code.sha256.slice(0, 16)}\`, newest ${r.code.newest} |`)
+  L.push(`| code measured | ${measured(r.code)}: ${r.code.files} files, sha256 \`${r.code.sha256.slice(0, 16)}\`, newest ${r.code.newest} |`)
   L.push(`| load (1-min average, sampled every 10 s) | median ${fmt(ls.median)}, min ${fmt(ls.min)}, max ${fmt(ls.max)} (at start: ${m.loadAtStart.map(x => x.toFixed(2)).join(', ')}) |`)
   L.push(`| other busy processes at start | ${r.others.length === 0 ? 'none' : r.others.map(x => `\`${x.replace(/\|/g, '/')}\``).join('<br>')} |`)
   L.push(`| time per benchmark | ${Object.entries(r.durations).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')} |`)
