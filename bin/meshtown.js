@@ -29,11 +29,17 @@ if (major < 22) {
     if (signal != null) process.kill(process.pid, signal)
     process.exit(code ?? 1)
   })
-} else if (missingNodeFlags().length > 0 && typeof process.execve === 'function') {
-  // node's heap settings are fixed at start: run again with them, in this same
-  // process (pid, stdio and signals stay as the caller set them up)
-  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...missingNodeFlags(), fileURLToPath(import.meta.url), ...process.argv.slice(2)])
 } else {
+  if (missingNodeFlags().length > 0 && typeof process.execve === 'function') {
+    // node's heap settings are fixed at start: run again with them, in this same
+    // process (pid, stdio and signals stay as the caller set them up). Should the
+    // exec fail, run on without them: they save memory, nothing depends on them.
+    try {
+      process.execve(process.execPath, [process.execPath, ...process.execArgv, ...missingNodeFlags(), fileURLToPath(import.meta.url), ...process.argv.slice(2)])
+    } catch (err) {
+      process.stderr.write(`meshtown: warning: cannot restart node with ${missingNodeFlags().join(' ')} (${err?.message ?? err}); running without\n`)
+    }
+  }
   const { main } = await loadCli()
   await main(process.argv)
 }

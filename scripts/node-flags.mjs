@@ -4,9 +4,10 @@
 //
 // --max-semi-space-size=4: V8 lets the young generation of a busy process grow
 // to 32 MB per semi-space, 64 MB of mostly dead objects in a villager whose
-// live heap is ~30 MB. At 4 MB a villager of a town of 10 keeps ~40 MB less
-// (RSS ~175 -> ~135 MB) at the same CPU per period and per trade; at 2 MB a
-// trade at 64 in flight cost 10-19 % more CPU (BENCHMARKS.md, memory).
+// live heap is ~30 MB. At 4 MB a villager of a town of 10 or 25 keeps ~40 MB
+// less (RSS ~175 -> ~135 MB) at the same CPU per period; a trade at 64 in
+// flight costs ~10 % more CPU (at 2 MB 10-19 %, at 8 MB nothing measured, for
+// less of the saving). BENCHMARKS.md, the table of changes and Memory.
 export const NODE_FLAGS = ['--max-semi-space-size=4']
 
 const flagName = (arg) => arg.split('=')[0].replaceAll('_', '-')
