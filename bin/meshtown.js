@@ -30,14 +30,15 @@ if (major < 22) {
     process.exit(code ?? 1)
   })
 } else {
-  if (missingNodeFlags().length > 0 && typeof process.execve === 'function') {
+  const flags = missingNodeFlags()
+  if (flags.length > 0 && typeof process.execve === 'function') {
     // node's heap settings are fixed at start: run again with them, in this same
     // process (pid, stdio and signals stay as the caller set them up). Should the
     // exec fail, run on without them: they save memory, nothing depends on them.
     try {
-      process.execve(process.execPath, [process.execPath, ...process.execArgv, ...missingNodeFlags(), fileURLToPath(import.meta.url), ...process.argv.slice(2)])
+      process.execve(process.execPath, [process.execPath, ...process.execArgv, ...flags, fileURLToPath(import.meta.url), ...process.argv.slice(2)])
     } catch (err) {
-      process.stderr.write(`meshtown: warning: cannot restart node with ${missingNodeFlags().join(' ')} (${err?.message ?? err}); running without\n`)
+      process.stderr.write(`meshtown: warning: cannot restart node with ${flags.join(' ')} (${err?.message ?? err}); running without\n`)
     }
   }
   const { main } = await loadCli()

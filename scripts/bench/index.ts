@@ -408,9 +408,10 @@ async function report (r: Results): Promise<string> {
     L.push(`| RSS, 1 villager in a process | ${fmt(x.rssSingleMB, 'MB')} |`)
     L.push(`| RSS, ${x.perProcess} villagers in a process | ${fmt(x.rssManyMB, 'MB')} |`)
     if (x.usage != null) {
-      for (const [i, u] of x.usage.entries()) L.push(`| ${i === 0 ? '1 villager' : `${x.perProcess} villagers`}: heap used / heap total / external / array buffers | ${['heapUsed', 'heapTotal', 'external', 'arrayBuffers'].map(k => fmt(u[k] ?? NaN, 'MB')).join(' / ')} |`)
       for (const [i, u] of x.usage.entries()) {
-        if (u.shared != null && Number.isFinite(u.shared)) L.push(`| ${i === 0 ? '1 villager' : `${x.perProcess} villagers`}: RSS shared with other processes (node's code) / the process's own | ${fmt(u.shared, 'MB')} / ${fmt(u.private ?? NaN, 'MB')} |`)
+        const who = i === 0 ? '1 villager' : `${x.perProcess} villagers`
+        L.push(`| ${who}: heap used / heap total / external / array buffers | ${['heapUsed', 'heapTotal', 'external', 'arrayBuffers'].map(k => fmt(u[k] ?? NaN, 'MB')).join(' / ')} |`)
+        if (u.shared != null && Number.isFinite(u.shared)) L.push(`| ${who}: RSS shared with other processes (node's code) / the process's own | ${fmt(u.shared, 'MB')} / ${fmt(u.private ?? NaN, 'MB')} |`)
       }
     }
     L.push(`| marginal RSS per peer | ${fmt(x.marginalMBPerPeer, 'MB')} |`)
