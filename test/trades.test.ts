@@ -242,6 +242,48 @@ describe('atomic trades between villagers (real peers)', function () {
     expect(bob.trades.find(t.id).status).to.equal('committed')
   })
 
+  it('an initiator that lost the counterparty\'s commit in a crash confirms again when it restarts', async () => {
+    const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 4, unitPrice: 2 })
+    await waitFor(() => bob.trades.received().length === 1, 10_000, 'received')
+    await bob.trades.accept(t.id)
+    await waitFor(() => alice.trades.find(t.id).status === 'accepted', 10_000, 'accepted')
+    const before = holdings(alice) as { coins: number, items: { seed: number } }
+    // alice's writes as they go to LevelDB: the last durable one holding her confirm, and the commit's options
+    const db = alice.peer.datastore.db as any
+    const batch = db.batch.bind(db)
+    const tradeKey = `/meshtown/trades/${t.initiator}/${t.id}`
+    let confirming: Array<{ key: string, value: Uint8Array }> | undefined
+    let commitSynced: boolean | undefined
+    db.batch = async (ops: Array<{ key: string, value: Uint8Array }>, options: { sync?: boolean }) => {
+      const mine = ops.find(op => String(op.key) === tradeKey)
+      const status = mine == null ? undefined : JSON.parse(new TextDecoder().decode(mine.value)).status
+      if (status === 'confirming') confirming = ops
+      if (status === 'committed') commitSynced = options?.sync === true
+      return batch(ops, options)
+    }
+    try {
+      expect((await alice.trades.confirm(t.id)).status).to.equal('committed')
+    } finally {
+      db.batch = batch
+    }
+    expect(confirming, 'the confirm was written').to.not.equal(undefined)
+    expect(commitSynced, 'the counterparty\'s answer is recorded without a sync of its own').to.equal(false)
+    expect(bob.trades.find(t.id).status).to.equal('committed')
+    // a power cut takes the unsynced write: on disk, alice is as she was when her confirm was durable
+    const dataDir = alice.dataDir
+    await town.stopVillager(alice)
+    const ds = await openDatastore(dataDir)
+    for (const op of confirming!) await ds.put(new Key(String(op.key)), op.value)
+    await ds.close()
+    alice = await town.addVillager('alice', 'farmer', dataDir)
+    expect(alice.trades.find(t.id).status, 'restarted from the confirm').to.equal('confirming')
+    expect(alice.service.villager!.coins, 'her share still reserved').to.equal(before.coins - 8)
+    await waitFor(() => alice.trades.find(t.id).status === 'committed', 20_000, () => `alice confirms again: ${alice.trades.find(t.id).status}`)
+    expect(alice.service.villager!.items.seed).to.equal(before.items.seed + 4)
+    expect(alice.service.villager!.coins).to.equal(before.coins - 8)
+    expect(bob.trades.find(t.id).status).to.equal('committed')
+  })
+
   it('a counterparty restarted after accepting keeps its reservation and commits', async () => {
     const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 3, unitPrice: 1 })
     await waitFor(() => bob.trades.received().length === 1, 10_000, 'received')

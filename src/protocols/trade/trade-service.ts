@@ -46,6 +46,8 @@ const StoredTradeSchema = z.object({ id: z.string(), role: z.enum(['initiator', 
  * step is written to the journal, together with the villager's state, before it
  * is answered or sent; a step the other side has not acknowledged is re-sent
  * until it is, across restarts and partitions, and every handler is idempotent.
+ * What is not synced on its own is what the other side holds durably and gives
+ * again when asked (see onAccepted and onReply).
  */
 export class TradeService extends TypedEventEmitter<TradeEvents> implements Startable {
   private readonly peer: MeshPeer
@@ -318,8 +320,13 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     if (trade == null) return
     if (status === 'committed' || status === 'expired' || status === 'cancelled' || status === 'rejected') {
       if (status !== trade.status && isOpen(trade)) {
-        // the outcome came from the other side: nothing of ours is left to send, so delivered in the same write
-        const r = await this.apply(key, (v, t) => delivered(finish(v, t, status, this.now())))
+        // The outcome came from the other side: nothing of ours is left to send, so delivered in the
+        // same write. The answer to a confirm is not synced on its own: the counterparty answered it
+        // from its journal, and should a crash take our record, we restart as confirming, send the
+        // confirm again and get the same answer (our share stays reserved until then). The next synced
+        // write of this villager carries it to disk (LevelDB's log is written in order).
+        const sync = !(trade.role === 'initiator' && trade.status === 'confirming')
+        const r = await this.apply(key, (v, t) => delivered(finish(v, t, status, this.now())), { sync })
         if (!r.ok) this.peer.log.warn(`trade ${trade.id}: cannot apply ${status} from the other side: ${r.message}`)
       }
       await this.markDelivered(key)
