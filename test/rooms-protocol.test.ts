@@ -13,6 +13,10 @@ import { findEnd, insertInOrder, publicTranscript } from '../src/rooms/end-condi
 import { formatTag, parseTag } from '../src/rooms/games/tags.js'
 import { dealRoles, lastRoundWinner, resolveNight, tally, winner } from '../src/rooms/games/werewolf.js'
 import { seededRng } from '../src/rooms/rng.js'
+import { RoomStore } from '../src/rooms/room-store.js'
+import { openDatastore } from '../src/node/data-dir.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
 import { claimTurn, isTurnAllowed, turnLimit } from '../src/rooms/turns.js'
 
 const examples = path.join(import.meta.dirname, '..', 'examples')
@@ -21,6 +25,29 @@ const ROOM = 'AbCdEfGhIjKlMnOp'
 function message (over: Partial<UnsignedRoomMessage> = {}): UnsignedRoomMessage {
   return { room: ROOM, id: 'ann.1', sender: 'ann', receivers: [], visibility: 'public', reply: 'no_reply', content: 'hello', clock: { ann: 1 }, ...over }
 }
+
+describe('room store (real LevelDB)', () => {
+  it('keeps a transcript appended one message and several at a time in delivery order, across a reopen', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'meshtown-room-store-'))
+    try {
+      const key = await generateKeyPair('Ed25519')
+      const msgs = await Promise.all(Array.from({ length: 12 }, async (_, i) => signRoomMessage(key, message({ id: `ann.${i + 1}`, clock: { ann: i + 1 }, content: `m${i}` }))))
+      let ds = await openDatastore(dir)
+      const store = new RoomStore(ds, ROOM)
+      await store.append(0, msgs.slice(0, 1))
+      await store.append(1, msgs.slice(1, 11))
+      await store.append(11, [])
+      await store.append(11, msgs.slice(11))
+      await ds.close()
+      ds = await openDatastore(dir)
+      // ten and more: keys must sort as numbers, not as strings
+      expect((await new RoomStore(ds, ROOM).loadLog()).map(m => m.id)).to.deep.equal(msgs.map(m => m.id))
+      await ds.close()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
 
 describe('room wire schema and signatures', () => {
   it('accepts a well-formed message and keeps "__proto__" as an ordinary clock key', () => {

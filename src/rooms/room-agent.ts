@@ -315,12 +315,12 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
   }
 
   private async deliverReady (): Promise<void> {
-    for (const msg of this.inbox.drain()) {
-      const index = this.delivered.length
-      this.record(msg)
-      await this.store.append(index, msg)
-      this.onDelivered(msg)
-    }
+    // what arrived while the previous drain was being written goes out in one write
+    const ready = this.inbox.drain()
+    const index = this.delivered.length
+    for (const msg of ready) this.record(msg)
+    await this.store.append(index, ready)
+    for (const msg of ready) this.onDelivered(msg)
     this.afterChange()
   }
 

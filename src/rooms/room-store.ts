@@ -61,9 +61,25 @@ export class RoomStore {
     return typeof value === 'string' ? value : undefined
   }
 
-  /** `index` is the message's place in the delivery order; zero-padded so keys sort as numbers. */
-  async append (index: number, msg: RoomMessage): Promise<void> {
-    await this.datastore.put(this.key('log', String(index).padStart(10, '0')), json(msg))
+  /**
+   * Messages delivered one after another, the first at `index` (its place in the
+   * delivery order; zero-padded so keys sort as numbers), in one write: an agent
+   * delivers in bursts, and one LevelDB write per message was a sixth of a busy
+   * room's CPU.
+   */
+  async append (index: number, messages: readonly RoomMessage[]): Promise<void> {
+    if (messages.length === 0) return
+    if (messages.length === 1) {
+      await this.datastore.put(this.logKey(index), json(messages[0]))
+      return
+    }
+    const batch = this.datastore.batch()
+    messages.forEach((msg, i) => { batch.put(this.logKey(index + i), json(msg)) })
+    await batch.commit()
+  }
+
+  private logKey (index: number): Key {
+    return this.key('log', String(index).padStart(10, '0'))
   }
 
   async loadLog (): Promise<RoomMessage[]> {

@@ -21,7 +21,8 @@ import {
 } from './messages.js'
 import { roomKey } from './room-id.js'
 
-type Checked = { ok: true, msg: RoomMessage, reach?: string[] } | { ok: false, reason: DropReason, detail: string }
+/** `author`: the sender's seat, whose PeerId string is kept (a message's own `from` would be encoded anew each time). */
+type Checked = { ok: true, msg: RoomMessage, author: PeerId, reach?: string[] } | { ok: false, reason: DropReason, detail: string }
 
 /** Room message bytes as the JSON encoder writes them; the reply frame must hold a batch. */
 function encodedSize (msg: RoomMessage): number {
@@ -125,7 +126,7 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
         this.drop({ room: endpoint.room, reason: checked.reason, via: 'gossip', from: message.from.toString(), detail: checked.detail })
         return TopicValidatorResult.Reject
       }
-      if (checked.reach != null && othersReached(pubsub, topic, source.toString(), message.from.toString(), checked.reach)) {
+      if (checked.reach != null && othersReached(pubsub, topic, source.toString(), checked.author.toString(), checked.reach)) {
         // every other subscriber known here had it from its author: taken in here, and gossipsub
         // (answered Ignore) neither forwards it nor holds it against the sender
         this.stats.accepted.gossip++
@@ -291,7 +292,7 @@ export class RoomNetwork extends TypedEventEmitter<RoomNetworkEvents> implements
     if (seat.publicKey == null || !(await verifyRoomMessage(seat.publicKey, msg))) {
       return { ok: false, reason: 'forged', detail: `bad signature for ${msg.sender}` }
     }
-    return { ok: true, msg, reach }
+    return { ok: true, msg, author: seat, reach }
   }
 
   private boundSyncReply (messages: RoomMessage[]): { messages: RoomMessage[], more: boolean } {
