@@ -51,8 +51,10 @@ export async function bundle ({ entry = path.join(ROOT, 'src', 'cli', 'main.ts')
       platform: 'node',
       format: 'esm',
       target: 'node22',
-      // MESHTOWN_READABLE_BUNDLE=1 keeps names, so that a CPU profile of the bundle reads
-      minifyWhitespace: true,
+      // MESHTOWN_READABLE_BUNDLE=1 keeps names and lines, with esbuild's `// path` comment
+      // before each module, so that a CPU profile of the bundle reads (profile-summary.ts
+      // maps a frame's line back to its module)
+      minifyWhitespace: process.env.MESHTOWN_READABLE_BUNDLE !== '1',
       minifySyntax: true,
       minifyIdentifiers: process.env.MESHTOWN_READABLE_BUNDLE !== '1',
       keepNames: true,

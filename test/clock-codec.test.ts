@@ -28,6 +28,19 @@ describe('clock statement verifier (real Ed25519 signatures)', () => {
     expect(await verifier.verify(evict)).to.equal(false)
   })
 
+  it('a voter that is no Ed25519 PeerId fails, and a voter\'s remembered key checks only its own signatures', async () => {
+    const verifier = new StatementVerifier(2)
+    const [ann, ben, cat] = await Promise.all(['ann', 'ben', 'cat'].map(async (name, i) => joinBy(keys[i]!, name)))
+    expect(await verifier.verify({ ...ann!, voter: 'not-a-peer-id' })).to.equal(false)
+    expect(await verifier.verify({ ...ann!, voter: 'QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N' }), 'an RSA-style id carries no key').to.equal(false)
+    expect(await verifier.verify(ann!)).to.equal(true)
+    // ben's statement under ann's name: ann's key (remembered now) refuses it
+    expect(await verifier.verify({ ...ben!, voter: ann!.voter })).to.equal(false)
+    // more voters than the bound: keys are decoded again, never confused
+    expect(await verifier.verifyAll([ben!, cat!])).to.equal(true)
+    expect(await verifier.verify({ ...cat!, voter: ben!.voter, name: 'ben' })).to.equal(false)
+  })
+
   it('keeps the most recently seen statements when full, forgetting the oldest only', async () => {
     const verifier = new StatementVerifier(2)
     const [a, b, c] = await Promise.all(['ann', 'ben', 'cat'].map(async (name, i) => joinBy(keys[i]!, name)))

@@ -5,6 +5,7 @@
  *
  *   node --import tsx scripts/bench/profile-summary.ts DIR_OR_FILES... [--top 25]
  */
+import { existsSync, readFileSync } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -21,6 +22,40 @@ export interface ProfileSummary {
   busyMs: number
   byPackage: Array<{ name: string, ms: number, pct: number }>
   byFunction: Array<{ name: string, where: string, ms: number, pct: number }>
+}
+
+/**
+ * A readable bundle (MESHTOWN_READABLE_BUNDLE=1) keeps esbuild's `// path` comment
+ * before each module: a frame's line in it names the module, which then stands in
+ * for the bundle's url, so that packages and activities read as from the sources.
+ */
+const bundleModules = new Map<string, Array<[number, string]> | undefined>()
+
+function moduleUrl (url: string, line: number): string {
+  if (!url.endsWith('.mjs')) return url
+  let marks = bundleModules.get(url)
+  if (!bundleModules.has(url)) {
+    const file = url.startsWith('file://') ? fileURLToPath(url) : url
+    marks = undefined
+    if (existsSync(file)) {
+      const found: Array<[number, string]> = []
+      readFileSync(file, 'utf8').split('\n').forEach((l, i) => {
+        const m = /^\/\/ (\S+\.(?:js|ts|mjs|cjs|json))$/.exec(l)
+        if (m != null) found.push([i, m[1]!])
+      })
+      if (found.length > 0) marks = found
+    }
+    bundleModules.set(url, marks)
+  }
+  if (marks == null) return url
+  let lo = 0
+  let hi = marks.length - 1
+  let at: string | undefined
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    if (marks[mid]![0] <= line) { at = marks[mid]![1]; lo = mid + 1 } else hi = mid - 1
+  }
+  return at == null ? url : `/bundle/${at}`
 }
 
 function packageOf (url: string, fn: string): string {
@@ -91,6 +126,7 @@ export async function summarize (inputs: string[], top = 25): Promise<ProfileSum
   let total = 0
   for (const f of files) {
     const p = JSON.parse(await readFile(f, 'utf8')) as Profile
+    for (const n of p.nodes) n.callFrame.url = moduleUrl(n.callFrame.url, n.callFrame.lineNumber)
     const byId = new Map(p.nodes.map(n => [n.id, n]))
     const parent = new Map<number, number>()
     for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)

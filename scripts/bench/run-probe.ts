@@ -7,7 +7,8 @@ const patch = process.argv[3] ?? ''
 const periods = Number(process.env.PERIODS ?? 20)
 await prepareBundles(['mesh-node.ts'])
 // NODE_ARGS: node flags for every process of the town (e.g. heap settings), space-separated
-const town = await startMeshTown({ n, patch, perProcess: Number(process.env.PER_PROCESS ?? 1), nodeArgs: process.env.NODE_ARGS?.split(' ').filter(a => a !== '') })
+// BUNDLE: another build's dist/bench/mesh-node.mjs (run alternately with this checkout's to compare)
+const town = await startMeshTown({ n, patch, perProcess: Number(process.env.PER_PROCESS ?? 1), nodeArgs: process.env.NODE_ARGS?.split(' ').filter(a => a !== ''), bundle: process.env.BUNDLE })
 const stats = async (): Promise<Record<string, number>> => {
   const g = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
   const cur: Record<string, number> = { ...g.peers[0].net.streams }

@@ -1,5 +1,5 @@
 import type { GossipSub } from '@libp2p/gossipsub'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import { z } from 'zod'
 
 /**
@@ -12,6 +12,16 @@ export const PeerTagSchema = z.string().length(PEER_TAG_CHARS).regex(/^[1-9A-HJ-
 
 export function peerTag (peerId: string): string {
   return peerId.slice(-PEER_TAG_CHARS)
+}
+
+/**
+ * A gossip message's author as a string. gossipsub decodes `from` into a new PeerId
+ * for every message, whose string is then base58-encoded anew (a few % of a busy
+ * villager's CPU); most messages come straight from their author, whose connection's
+ * PeerId keeps its string.
+ */
+export function authorOf (source: PeerId, from: PeerId): string {
+  return from.equals(source) ? source.toString() : from.toString()
 }
 
 /**

@@ -4,7 +4,7 @@ import type { PeerId, Startable } from '@libp2p/interface'
 import { Key } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import PQueue from 'p-queue'
-import { publishReach } from '../../node/gossip-routes.js'
+import { authorOf, publishReach } from '../../node/gossip-routes.js'
 import type { MeshPeer } from '../../node/peer.js'
 import {
   applyStatement, checkSnapshot, currentStatements, evictionTargets, genesis, isMember, joinsToBack, memberByName,
@@ -254,7 +254,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       return this.reject('MALFORMED', TopicValidatorResult.Reject)
     }
     if (parsed.town !== this.town) return this.reject('WRONG_TOWN', TopicValidatorResult.Reject)
-    const author = msg.from.toString()
+    const author = authorOf(source, msg.from)
     this.lastHeard.set(author, Date.now())
     if (!await this.verifier.verifyAll(parsed.stmts)) return this.reject('FORGED', TopicValidatorResult.Reject)
     this.ingest(parsed.stmts, author)
