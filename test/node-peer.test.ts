@@ -5,7 +5,10 @@ import path from 'node:path'
 import { DataDirLockedError, InvalidMultiaddrError, UnreadableKeyError } from '../src/node/errors.js'
 import type { MeshPeer } from '../src/node/peer.js'
 import { chatTopic } from '../src/protocols/topics.js'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { DEFAULT_FAST_LOOKUPS, DEFAULT_MAX_QUERY_EVERY_ROUNDS, DEFAULT_QUERY_EVERY_ROUNDS } from '../src/protocols/town-directory/index.js'
 import { PeerPool, waitFor } from './helpers/peers.js'
 
@@ -205,6 +208,26 @@ describe('peer runtime', function () {
     const relinked = (): boolean => peers.every(p => ids.every(id => id === p.peerId.toString() ||
       p.libp2p.getConnections(peerIdFromString(id)).some(c => c.status === 'open' && !before.has(c.id))))
     await waitFor(relinked, 30_000, () => `every link opened again; have ${counts()}`)
+  })
+
+  it('member links: a dial whose handshake never answers ends at the member links\' own deadline', async function () {
+    // a member's address that takes the TCP connection and never says a word
+    const held: Socket[] = []
+    const silent = createServer(socket => { held.push(socket) })
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    try {
+      const a = await pool.create({ memberLinks: { ...QUICK_LINKS, missingFor: 0, higherIdGrace: 0, dialTimeout: 500 } })
+      const member = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+      await a.libp2p.peerStore.merge(member, { multiaddrs: [multiaddr(`/ip4/127.0.0.1/tcp/${(silent.address() as AddressInfo).port}`)] })
+      a.memberLinks.keep([member.toString()])
+      // libp2p alone would wait its 30 s per address (peer.ts): the member links' deadline ends it
+      await waitFor(() => a.memberLinks.failures >= 1, 10_000, () => `a failed dial; dials ${a.memberLinks.dials}`)
+      expect(held.length, 'the dial reached the silent address').to.be.at.least(1)
+      expect(a.memberLinks.lastFailure).to.match(/abort|timeout/i)
+    } finally {
+      for (const socket of held) socket.destroy()
+      await new Promise(resolve => silent.close(resolve))
+    }
   })
 
   it('member links: a blocked member is tried again with backoff, and linked at once when the block is lifted', async function () {

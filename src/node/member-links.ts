@@ -22,6 +22,12 @@ export interface MemberLinksInit {
   /** dials in flight at once */
   concurrency?: number
   /**
+   * How long one dial may take, handshakes included. Long: on a machine busy with a
+   * forming town a handshake waits seconds for each turn of both event loops, and a
+   * dial cut short is all its work lost and done again at the next try.
+   */
+  dialTimeout?: number
+  /**
    * A link must be missing this long before it is dialled. A town forming links
    * itself through the directory and the DHT within seconds; dialling at once as
    * well, each dial a DHT lookup for an address on a machine busy with forming,
@@ -59,7 +65,8 @@ export interface MemberLinksService {
 export const DEFAULT_CHECK_INTERVAL_MS = 2_000
 export const DEFAULT_MIN_BACKOFF_MS = 2_000
 export const DEFAULT_MAX_BACKOFF_MS = 60_000
-export const DEFAULT_DIAL_CONCURRENCY = 4
+export const DEFAULT_DIAL_CONCURRENCY = 2
+export const DEFAULT_DIAL_TIMEOUT_MS = 30_000
 export const DEFAULT_MISSING_FOR_MS = 10_000
 export const DEFAULT_HIGHER_ID_GRACE_MS = 10_000
 
@@ -86,6 +93,7 @@ export class MemberLinks implements MemberLinksService, Startable {
   private readonly maxBackoff: number
   private readonly missingFor: number
   private readonly grace: number
+  private readonly dialTimeout: number
   private readonly want = new Map<string, Want>()
   private readonly queue: PeerQueue
   private readonly task: RepeatingTask
@@ -98,6 +106,7 @@ export class MemberLinks implements MemberLinksService, Startable {
     this.maxBackoff = Math.max(this.minBackoff, init.maxBackoff ?? DEFAULT_MAX_BACKOFF_MS)
     this.missingFor = init.missingFor ?? DEFAULT_MISSING_FOR_MS
     this.grace = init.higherIdGrace ?? DEFAULT_HIGHER_ID_GRACE_MS
+    this.dialTimeout = init.dialTimeout ?? DEFAULT_DIAL_TIMEOUT_MS
     this.queue = new PeerQueue({ concurrency: init.concurrency ?? DEFAULT_DIAL_CONCURRENCY })
     this.task = repeatingTask(() => { this.check() }, init.checkInterval ?? DEFAULT_CHECK_INTERVAL_MS, { debounce: 50 })
   }
@@ -166,7 +175,9 @@ export class MemberLinks implements MemberLinksService, Startable {
   private dial (id: string, want: Want): void {
     this.dials++
     this.queue.add(async (options) => {
-      await this.components.connectionManager.openConnection(want.peerId, options)
+      const timeout = AbortSignal.timeout(this.dialTimeout)
+      const signal = options.signal == null ? timeout : AbortSignal.any([options.signal, timeout])
+      await this.components.connectionManager.openConnection(want.peerId, { ...options, signal })
     }, { peerId: want.peerId }).then(() => {
       want.backoff = this.minBackoff
     }, (err: any) => {

@@ -280,7 +280,14 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
         inboundConnectionThreshold: 10_000,
         maxIncomingPendingConnections: 500,
         maxConnections: 2_000,
-        dialTimeout: 5_000
+        dialTimeout: 5_000,
+        // A dial given its own deadline (member links, requests) keeps it whole: with libp2p's
+        // 6 s per address, and its 10 s for an inbound handshake, a town of 50 processes on
+        // 2 cores, whose event loops lag by seconds while it forms, failed four of five
+        // member-link dials in the noise handshake, redialled, and never finished linking.
+        // A dial with no deadline of its own still ends at dialTimeout.
+        addressDialTimeout: 30_000,
+        inboundUpgradeTimeout: 30_000
       },
       connectionMonitor: {
         // Off. Cutting a link whose ping came back late was worse than useless: a peer starved
