@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import module from 'node:module'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { missingNodeFlags } from '../scripts/node-flags.mjs'
+import { missingNodeFlags, nodeFlagsFor } from '../scripts/node-flags.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, '..')
@@ -20,7 +20,7 @@ if (major < 22) {
     process.stderr.write(`meshtown: error: Node ${process.versions.node} is too old (libp2p needs >= 22) and no bundled Node was found: run \`npm install\` in ${root}\n`)
     process.exit(1)
   }
-  const child = spawn(bundled, [...missingNodeFlags([]), fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
+  const child = spawn(bundled, [...missingNodeFlags([], undefined, nodeFlagsFor()), fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
   // Ctrl-C reaches the whole process group already; other signals are passed on
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(signal, () => { if (signal !== 'SIGINT') child.kill(signal) })
@@ -30,7 +30,7 @@ if (major < 22) {
     process.exit(code ?? 1)
   })
 } else {
-  const flags = missingNodeFlags()
+  const flags = missingNodeFlags(process.execArgv, undefined, nodeFlagsFor())
   if (flags.length > 0 && typeof process.execve === 'function') {
     // node's heap settings are fixed at start: run again with them, in this same
     // process (pid, stdio and signals stay as the caller set them up). Should the

@@ -10,13 +10,25 @@
 // less of the saving). BENCHMARKS.md, the table of changes and Memory.
 export const NODE_FLAGS = ['--max-semi-space-size=4']
 
+// A process of many peers (`meshtown room run`: every agent of a room its own peer
+// in one process) allocates several times as fast, and a 4 MB young generation
+// made it collect garbage so often that the room ran slower: the rooms benchmark,
+// seven alternating pairs, slowest agent ~210 -> ~240 messages/s (medians) at 16 MB,
+// faster in all seven. Its RSS is one process for the whole room.
+export const MANY_PEERS_NODE_FLAGS = ['--max-semi-space-size=16']
+
+/** The flags for a meshtown command (its arguments, without node's and the script's). */
+export function nodeFlagsFor (args = process.argv.slice(2)) {
+  return args[0] === 'room' && args[1] === 'run' ? MANY_PEERS_NODE_FLAGS : NODE_FLAGS
+}
+
 const flagName = (arg) => arg.split('=')[0].replaceAll('_', '-')
 
 /**
- * The flags of NODE_FLAGS that neither node's own arguments nor NODE_OPTIONS
+ * The flags of `flags` that neither node's own arguments nor NODE_OPTIONS
  * set already: a user's own setting of a flag wins.
  */
-export function missingNodeFlags (execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
+export function missingNodeFlags (execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '', flags = NODE_FLAGS) {
   const given = new Set([...execArgv, ...nodeOptions.split(/\s+/)].map(flagName))
-  return NODE_FLAGS.filter(f => !given.has(flagName(f)))
+  return flags.filter(f => !given.has(flagName(f)))
 }

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { CliProcess, runCli } from './helpers/cli.js'
 import { PeerPool } from './helpers/peers.js'
-import { missingNodeFlags, NODE_FLAGS } from '../scripts/node-flags.mjs'
+import { MANY_PEERS_NODE_FLAGS, missingNodeFlags, NODE_FLAGS, nodeFlagsFor } from '../scripts/node-flags.mjs'
 
 describe('meshtown bootstrap / peer commands (real processes)', function () {
   const pool = new PeerPool()
@@ -130,5 +130,14 @@ describe('meshtown bootstrap / peer commands (real processes)', function () {
     expect(missingNodeFlags(['--max-semi-space-size=8'], '')).to.deep.equal(NODE_FLAGS.filter(f => !f.startsWith('--max-semi-space-size')))
     expect(missingNodeFlags([], '--enable-source-maps  --max_semi_space_size=1')).to.deep.equal(NODE_FLAGS.filter(f => !f.startsWith('--max-semi-space-size')))
     expect(missingNodeFlags(['--enable-source-maps'], '--inspect')).to.deep.equal(NODE_FLAGS)
+    expect(missingNodeFlags([], '--max-semi-space-size=8', MANY_PEERS_NODE_FLAGS)).to.deep.equal([])
+  })
+
+  it('gives a process of many peers (room run) a larger young generation than one peer\'s', () => {
+    expect(nodeFlagsFor(['room', 'run', 'werewolf.yaml'])).to.deep.equal(MANY_PEERS_NODE_FLAGS)
+    for (const args of [['villager', '--name', 'ann'], ['room', 'join', 'AbCdEfGhIjKlMnOp'], ['bootstrap'], [], ['run', 'room']]) {
+      expect(nodeFlagsFor(args), args.join(' ')).to.deep.equal(NODE_FLAGS)
+    }
+    expect(MANY_PEERS_NODE_FLAGS).to.not.deep.equal(NODE_FLAGS)
   })
 })

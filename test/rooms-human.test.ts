@@ -1,5 +1,6 @@
 import { expect } from 'chai'
-import { writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { stringify } from 'yaml'
@@ -15,6 +16,7 @@ import { RoomHost } from '../src/rooms/room-host.js'
 import { ROOM_GOSSIPSUB_OPTIONS, startRoomNetwork } from '../src/rooms/room-peer.js'
 import { RoomStore } from '../src/rooms/room-store.js'
 import { CliProcess } from './helpers/cli.js'
+import { MANY_PEERS_NODE_FLAGS } from '../scripts/node-flags.mjs'
 import { PeerPool, waitFor } from './helpers/peers.js'
 
 const examples = path.join(import.meta.dirname, '..', 'examples')
@@ -164,6 +166,11 @@ describe('human room agents', function () {
       await writeFile(file, stringify(await humanDebate()))
       cli = new CliProcess(['room', 'run', file, '--seed', 'human', '--data-dir', dir, '--log-level', 'warn'])
       await cli.waitForOutput(/^human seats, played from this terminal: Judge$/m)
+      if (existsSync('/proc/self/cmdline')) {
+        // a whole room of peers in one process: the larger young generation (scripts/node-flags.mjs)
+        const args = (await readFile(`/proc/${cli.child.pid}/cmdline`, 'utf8')).split('\0')
+        expect(args.filter(a => a.startsWith('--max-semi'))).to.deep.equal(MANY_PEERS_NODE_FLAGS)
+      }
       await playJudge(cli)
       expect(await cli.waitForExit(25_000), cli.stderr).to.equal(0)
       expect(cli.stdout, cli.stdout).to.match(/^\[t11\] Judge \(public_info\): \[verdict pro\] The bridge case was the more concrete\.$/m)

@@ -12,7 +12,7 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { nowMs } from './stats.js'
-import { missingNodeFlags } from '../../node-flags.mjs'
+import { MANY_PEERS_NODE_FLAGS, missingNodeFlags, NODE_FLAGS } from '../../node-flags.mjs'
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const ROOT = path.resolve(BENCH_DIR, '..', '..')
@@ -94,7 +94,9 @@ export class Child {
     // Meshtown's processes start as `meshtown` does (bin/meshtown.js): with its node flags (a flag given here
     // wins) and node's compile cache in the temp dir. The baseline's start with node's defaults.
     const meshtown = !script.startsWith('baseline/')
-    const nodeArgs = [...(options.nodeArgs ?? []), ...(meshtown ? missingNodeFlags(options.nodeArgs ?? []) : [])]
+    // room-run.ts is `meshtown room run`: a whole room of peers in one process
+    const flags = script === 'room-run.ts' ? MANY_PEERS_NODE_FLAGS : NODE_FLAGS
+    const nodeArgs = [...(options.nodeArgs ?? []), ...(meshtown ? missingNodeFlags(options.nodeArgs ?? [], undefined, flags) : [])]
     const compileCache = meshtown && process.env.NODE_COMPILE_CACHE == null ? { NODE_COMPILE_CACHE: path.join(tmpdir(), 'node-compile-cache') } : {}
     this.proc = spawn(process.execPath, [...nodeArgs, ...entry, ...args], {
       cwd: ROOT,
