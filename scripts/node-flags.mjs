@@ -13,8 +13,8 @@ export const NODE_FLAGS = ['--max-semi-space-size=4']
 // A process of many peers (`meshtown room run`: every agent of a room its own peer
 // in one process) allocates several times as fast, and a 4 MB young generation
 // made it collect garbage so often that the room ran slower: the rooms benchmark,
-// seven alternating pairs, slowest agent ~210 -> ~240 messages/s (medians) at 16 MB,
-// faster in all seven. Its RSS is one process for the whole room.
+// ten alternating pairs, slowest agent ~210 -> ~240-270 messages/s (medians) at
+// 16 MB, faster in nine, and the room process's RSS lower (fewer objects promoted).
 export const MANY_PEERS_NODE_FLAGS = ['--max-semi-space-size=16']
 
 /** The flags for a meshtown command (its arguments, without node's and the script's). */
