@@ -29,25 +29,28 @@ export interface ProfileSummary {
  * before each module: a frame's line in it names the module, which then stands in
  * for the bundle's url, so that packages and activities read as from the sources.
  */
-const bundleModules = new Map<string, Array<[number, string]> | undefined>()
+const bundleModules = new Map<string, Array<[number, string]>>()
 
-function moduleUrl (url: string, line: number): string {
-  if (!url.endsWith('.mjs')) return url
+/** The first line of each module in a bundle (none for a file without module comments). */
+function modulesOf (url: string): Array<[number, string]> {
   let marks = bundleModules.get(url)
-  if (!bundleModules.has(url)) {
+  if (marks == null) {
     const file = url.startsWith('file://') ? fileURLToPath(url) : url
-    marks = undefined
+    marks = []
     if (existsSync(file)) {
-      const found: Array<[number, string]> = []
       readFileSync(file, 'utf8').split('\n').forEach((l, i) => {
         const m = /^\/\/ (\S+\.(?:js|ts|mjs|cjs|json))$/.exec(l)
-        if (m != null) found.push([i, m[1]!])
+        if (m != null) marks!.push([i, m[1]!])
       })
-      if (found.length > 0) marks = found
     }
     bundleModules.set(url, marks)
   }
-  if (marks == null) return url
+  return marks
+}
+
+function moduleUrl (url: string, line: number): string {
+  if (!url.endsWith('.mjs')) return url
+  const marks = modulesOf(url)
   let lo = 0
   let hi = marks.length - 1
   let at: string | undefined

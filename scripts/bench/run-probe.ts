@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { startMeshTown, waitFormed, stopTown, runPeriods, settle } from './lib/towns.js'
-import { prepareBundles } from './lib/child.js'
+import { nodeArgsFrom, prepareBundles } from './lib/child.js'
 import { summarize, formatSummary } from './profile-summary.js'
 const n = Number(process.argv[2] ?? 10)
 const patch = process.argv[3] ?? ''
@@ -8,7 +8,7 @@ const periods = Number(process.env.PERIODS ?? 20)
 await prepareBundles(['mesh-node.ts'])
 // NODE_ARGS: node flags for every process of the town (e.g. heap settings), space-separated
 // BUNDLE: another build's dist/bench/mesh-node.mjs (run alternately with this checkout's to compare)
-const town = await startMeshTown({ n, patch, perProcess: Number(process.env.PER_PROCESS ?? 1), nodeArgs: process.env.NODE_ARGS?.split(' ').filter(a => a !== ''), bundle: process.env.BUNDLE })
+const town = await startMeshTown({ n, patch, perProcess: Number(process.env.PER_PROCESS ?? 1), nodeArgs: nodeArgsFrom(process.env.NODE_ARGS), bundle: process.env.BUNDLE })
 const stats = async (): Promise<Record<string, number>> => {
   const g = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
   const cur: Record<string, number> = { ...g.peers[0].net.streams }

@@ -17,7 +17,7 @@
  */
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { prepareBundles } from './lib/child.js'
+import { nodeArgsFrom, prepareBundles } from './lib/child.js'
 import { formatSummary, summarize } from './profile-summary.js'
 import { median, quantile } from './lib/stats.js'
 import { cpuMsByChild, cpuMsSince, settle, startMeshTown, stopTown, waitFormed, type Town } from './lib/towns.js'
@@ -37,7 +37,7 @@ type Row = { perSec: number, p50: number, cpuPerTrade: number }
 const rows = new Map<string, Row[]>()
 try {
   for (const s of sides) {
-    const town = await startMeshTown({ n: 2, bundle: s.bundle, nodeArgs: s.nodeArgs?.split(' ').filter(a => a !== '') })
+    const town = await startMeshTown({ n: 2, bundle: s.bundle, nodeArgs: nodeArgsFrom(s.nodeArgs) })
     towns.set(s.label, town)
     await waitFormed(town, 120_000)
     await settle(town)

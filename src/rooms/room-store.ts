@@ -69,10 +69,6 @@ export class RoomStore {
    */
   async append (index: number, messages: readonly RoomMessage[]): Promise<void> {
     if (messages.length === 0) return
-    if (messages.length === 1) {
-      await this.datastore.put(this.logKey(index), json(messages[0]))
-      return
-    }
     const batch = this.datastore.batch()
     messages.forEach((msg, i) => { batch.put(this.logKey(index + i), json(msg)) })
     await batch.commit()

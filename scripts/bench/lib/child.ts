@@ -14,6 +14,11 @@ import { fileURLToPath } from 'node:url'
 import { nowMs } from './stats.js'
 import { MANY_PEERS_NODE_FLAGS, missingNodeFlags, NODE_FLAGS } from '../../node-flags.mjs'
 
+/** Node flags given in an environment variable of a probe (NODE_ARGS, NODE_ARGS_A...), space-separated. */
+export function nodeArgsFrom (value: string | undefined): string[] | undefined {
+  return value?.split(' ').filter(a => a !== '')
+}
+
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const ROOT = path.resolve(BENCH_DIR, '..', '..')
 
