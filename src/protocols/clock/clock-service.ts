@@ -17,7 +17,7 @@ import { decodeJson, encodeJson, handle, request, RemoteError, describeZodError 
 import { ClockMessageSchema, fromSnapshot, sign, snapshotStatements, StatementVerifier, SyncRequestSchema, SyncResponseSchema, toSnapshot, type ClockMessage } from './codec.js'
 import {
   CLOCK_SYNC_PROTOCOL, DEFAULT_EVICT_AFTER_MS, DEFAULT_REPUBLISH_INTERVAL_MS, EVICTION_CHECK_INTERVAL_MS,
-  MAX_CLOCK_MESSAGE_BYTES, MAX_SNAPSHOT_BYTES, REPAIR_WINDOW_MS, SYNC_BACKOFF_MS, SYNC_TIMEOUT_MS
+  MAX_CLOCK_MESSAGE_BYTES, MAX_SNAPSHOT_BYTES, MAX_TRACKED_AUTHORS, REPAIR_WINDOW_MS, SYNC_BACKOFF_MS, SYNC_TIMEOUT_MS
 } from './constants.js'
 import { heartbeatIntervalMs } from './pace.js'
 import { encodeGuests, encodeReach, memberOrder, reachCovers } from './reach.js'
@@ -70,8 +70,13 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   readonly town: string
   readonly identity?: ClockIdentity
   readonly rejections: RejectionCounts = {}
-  /** Messages taken in but not forwarded: every other subscriber had them from their author (reach.ts). */
+  /**
+   * Messages taken in but not forwarded: every other subscriber had them from their
+   * author (reach.ts), or a newer message of the same author had come first (replays).
+   */
   forwardsSpared = 0
+  /** Messages older than one their author had already sent here (gossip's cache replays them for seconds). */
+  replays = 0
   /** Messages let through to gossipsub's forwarding, by why (reach.ts). */
   readonly forwarded: Partial<Record<ForwardReason, number>> = {}
   private readonly peer: MeshPeer
@@ -79,6 +84,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   private readonly republishIntervalMs: number
   private readonly verifier = new StatementVerifier()
   private readonly lastHeard = new Map<string, number>()
+  /** The newest gossip sequence number taken in from each author (gossipsub's is the wall clock's, so it grows across restarts). */
+  private readonly newestSeq = new Map<string, bigint>()
   private readonly lastSync = new Map<string, number>()
   private readonly writes = new PQueue({ concurrency: 1 })
   private readonly topic: string
@@ -108,6 +115,11 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
 
   get self (): string {
     return this.peer.peerId.toString()
+  }
+
+  /** Authors whose last message (time and gossip number) this peer keeps: members, and strangers up to a bound. */
+  get trackedAuthors (): number {
+    return this.newestSeq.size
   }
 
   /** The current state, or undefined for a follower that has not learnt the town's time yet. */
@@ -256,8 +268,18 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     if (parsed.town !== this.town) return this.reject('WRONG_TOWN', TopicValidatorResult.Reject)
     const author = authorOf(source, msg.from)
     this.lastHeard.set(author, Date.now())
+    const replay = this.isReplay(author, !msg.from.equals(source), msg.sequenceNumber)
     if (!await this.verifier.verifyAll(parsed.stmts)) return this.reject('FORGED', TopicValidatorResult.Reject)
     this.ingest(parsed.stmts, author)
+    if (replay) {
+      // a message its author has since superseded, delivered late by gossip (IHAVE/IWANT
+      // within the message cache): at a town's forming, heartbeats of a smaller view,
+      // each forwarded again by every peer for its unreadable reach. The author's newer
+      // message went on as it needed to; this one tells nobody anything more.
+      this.replays++
+      this.forwardsSpared++
+      return TopicValidatorResult.Ignore
+    }
     this.noteRepair(parsed)
     this.considerSync(msg.from, parsed)
     // Ignore: taken in above, and gossipsub neither forwards it nor counts it against its source
@@ -268,6 +290,27 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     }
     this.forwarded[reason] = (this.forwarded[reason] ?? 0) + 1
     return TopicValidatorResult.Accept
+  }
+
+  /**
+   * Whether a message numbered `seq` reached us relayed after a newer one of its
+   * author; remembers the newest otherwise. What the author sends us itself is its
+   * latest word whatever its number (a restart on a clock set back numbers lower).
+   */
+  private isReplay (author: string, relayed: boolean, seq: bigint): boolean {
+    const newest = this.newestSeq.get(author)
+    if (relayed && newest != null && seq <= newest) return true
+    this.newestSeq.set(author, seq)
+    if (this.newestSeq.size > MAX_TRACKED_AUTHORS) this.forgetStrangers()
+    return false
+  }
+
+  /** Drop what we keep about authors outside the view: observers come and go, and keys cost nothing to make. */
+  private forgetStrangers (): void {
+    const view = this.current?.view ?? {}
+    for (const map of [this.newestSeq, this.lastHeard]) {
+      for (const id of map.keys()) if (!Object.hasOwn(view, id)) map.delete(id)
+    }
   }
 
   /**

@@ -27,6 +27,12 @@ export const HEARTBEAT_MS_PER_MEMBER = 200
 /** A member silent this long in a period gets an eviction signed by each member that noticed. */
 export const DEFAULT_EVICT_AFTER_MS = 30_000
 export const EVICTION_CHECK_INTERVAL_MS = 250
+/**
+ * Authors whose last message time and gossip sequence number a peer keeps; past
+ * this, those of peers outside the view are forgotten (members are at most 1,024,
+ * and anyone connected can relay messages signed by as many new keys as it likes).
+ */
+export const MAX_TRACKED_AUTHORS = 2_048
 /** Don't ask the same peer for a snapshot more often than this. */
 export const SYNC_BACKOFF_MS = 500
 export const SYNC_TIMEOUT_MS = 5_000
