@@ -38,6 +38,14 @@ try {
   const unlinked = all.map((p: any) => p.memberLinks?.unlinked ?? 0)
   console.log(`unlinked members per villager: ${unlinked.join(',')} (sum ${sum(unlinked)}); member-link dials ${sum(all.map((p: any) => p.memberLinks?.dials ?? 0))}, failed ${sum(all.map((p: any) => p.memberLinks?.failures ?? 0))}`)
   for (const p of all as any[]) if (p.memberLinks?.last != null) console.log(`  ${p.name}: last failure ${p.memberLinks.last}`)
+  for (const p of all as any[]) if ((p.uncovered?.length ?? 0) > 0) console.log(`  ${p.name}: subscribers left out of reach ${JSON.stringify(p.uncovered)}`)
+  if (process.env.LINK_PROBE === '1') {
+    for (const [i, ch] of town.children.entries()) {
+      if (i % 10 !== 9) continue
+      const r = await ch.ask({ cmd: 'link-probe' }, 'link-probe', 100_000)
+      console.log(`${ch.name} link probe: ${JSON.stringify(r)}`)
+    }
+  }
   const c = town.children[0]!
   const g0 = await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', answerMs(town))
   console.log(JSON.stringify(g0.peers[0]))

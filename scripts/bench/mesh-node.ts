@@ -8,6 +8,8 @@
  *
  *   node --import tsx scripts/bench/mesh-node.ts --role villager --town T --bootstrap MA --root DIR --prefix v --first 0 --count 1
  */
+import { peerIdFromString } from '@libp2p/peer-id'
+import net from 'node:net'
 import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { emit, onCommands, parseArgs } from './lib/child.js'
@@ -67,6 +69,8 @@ if (role === 'bootstrap') {
 async function runVillagers (): Promise<void> {
   const { startVillagerNode } = await import('../../src/town/villager-node.js')
   const { periodIndex } = await import('../../src/town/rules.js')
+  const { memberOrder, reachCovers } = await import('../../src/protocols/clock/reach.js')
+  const { clockTopic } = await import('../../src/protocols/topics.js')
   const idx = (t: { day: number, period: any }): number => t.day * 3 + periodIndex(t.period)
   const town = args.town!
   const count = Number(args.count ?? 1)
@@ -216,6 +220,28 @@ async function runVillagers (): Promise<void> {
       }
       if (p.acting) queueMicrotask(() => { tryAct(p) })
     })
+    if (process.env.UNREACHED === '1') {
+      // diagnostic: for each clock message let through as NOT_REACHED, the subscribers its author's reach left out
+      const topic = clockTopic(town)
+      const validate = peer.pubsub.topicValidators.get(topic)!
+      const uncovered: Record<string, number> = {}
+      ;(p as any).uncovered = uncovered
+      peer.pubsub.topicValidators.set(topic, async (source, msg) => {
+        const before = clock.forwarded.NOT_REACHED ?? 0
+        const result = await validate(source, msg)
+        const state = clock.state
+        if ((clock.forwarded.NOT_REACHED ?? 0) > before && state != null && msg.type === 'signed') {
+          const m = JSON.parse(new TextDecoder().decode(msg.data))
+          const order = memberOrder(state.view)
+          for (const sub of peer.pubsub.getSubscribers(topic).map(String)) {
+            if (sub === source.toString() || reachCovers(m.reach, order, [sub], m.guests)) continue
+            const k = `${order.index.has(sub) ? 'member' : 'stranger'} ${sub.slice(-6)} from ${msg.from.toString().slice(-6)}`
+            uncovered[k] = (uncovered[k] ?? 0) + 1
+          }
+        }
+        return result
+      })
+    }
     peers.push(p)
     setupTrades(p)
     // connect last, as the CLI does
@@ -271,7 +297,45 @@ async function runVillagers (): Promise<void> {
       }
       case 'gossip-stats': {
         const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
-        emit({ ev: 'gossip-stats', crypto: cryptoCalls, peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, spared: p.node.villager.clock?.forwardsSpared ?? 0, forwarded: p.node.villager.clock?.forwarded, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, memberLinks: { wanted: p.peer.memberLinks.wanted, unlinked: unlinkedMembers(p.peer, p.node.villager.clock?.state), dials: p.peer.memberLinks.dials, failures: p.peer.memberLinks.failures, last: p.peer.memberLinks.lastFailure }, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] })) })
+        emit({ ev: 'gossip-stats', crypto: cryptoCalls, peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, spared: p.node.villager.clock?.forwardsSpared ?? 0, forwarded: p.node.villager.clock?.forwarded, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, uncovered: Object.entries((p as any).uncovered ?? {}).sort((a: any, b: any) => b[1] - a[1]).slice(0, 12), memberLinks: { wanted: p.peer.memberLinks.wanted, unlinked: unlinkedMembers(p.peer, p.node.villager.clock?.state), dials: p.peer.memberLinks.dials, failures: p.peer.memberLinks.failures, last: p.peer.memberLinks.lastFailure }, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] })) })
+        break
+      }
+      case 'link-probe': {
+        // diagnostic: dial each member the first peer has no open link to, and say how it went
+        const p = peers[0]!
+        const state = p.node.villager.clock?.state
+        const linked = new Set(p.peer.libp2p.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))
+        const missing = state == null ? [] : Object.keys(state.view).filter(id => id !== p.peer.peerId.toString() && !linked.has(id))
+        const results = await Promise.all(missing.slice(0, 8).map(async id => {
+          const peerId = peerIdFromString(id)
+          const addrs = (await p.peer.libp2p.peerStore.get(peerId).catch(() => undefined))?.addresses.map(a => a.multiaddr.toString()) ?? []
+          const conns = p.peer.libp2p.getConnections(peerId).map(c => `${c.direction}:${c.status}`)
+          // the remote's listener, raw: TCP accept, then its answer to a multistream-select header
+          const raw = await new Promise<{ connectMs: number, answerMs: number }>((resolve) => {
+            const m = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(addrs[0] ?? '')
+            if (m == null) { resolve({ connectMs: -1, answerMs: -1 }); return }
+            const t = Date.now()
+            let connectMs = -1
+            const sock = net.connect(Number(m[2]), m[1])
+            const done = (answerMs: number): void => { sock.destroy(); resolve({ connectMs, answerMs }) }
+            sock.setTimeout(30_000, () => { done(-2) })
+            sock.on('error', () => { done(-3) })
+            sock.on('connect', () => {
+              connectMs = Date.now() - t
+              const hdr = Buffer.from('/multistream/1.0.0\n')
+              sock.write(Buffer.concat([Buffer.from([hdr.length]), hdr]))
+            })
+            sock.on('data', () => { done(Date.now() - t) })
+          })
+          const t0 = Date.now()
+          try {
+            await p.peer.libp2p.dial(peerId, { signal: AbortSignal.timeout(30_000) })
+            return { id: id.slice(-6), addrs, conns, raw, ms: Date.now() - t0, ok: true }
+          } catch (err: any) {
+            return { id: id.slice(-6), addrs, conns, raw, ms: Date.now() - t0, ok: false, err: `${err.name}: ${err.message}` }
+          }
+        }))
+        emit({ ev: 'link-probe', missing: missing.length, lag: takeLoopDelay(), results })
         break
       }
       case 'reset-phases':
