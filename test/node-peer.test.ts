@@ -230,6 +230,33 @@ describe('peer runtime', function () {
     }
   })
 
+  it('member links: eight members whose handshakes hang are all dialled at once, none waiting for another\'s deadline', async function () {
+    // on a busy machine a dial mostly waits (5-25 s in a town of 50 processes on 2 cores):
+    // two at a time, a newcomer linked a few members a minute
+    const held: Socket[] = []
+    const servers = await Promise.all(Array.from({ length: 8 }, async () => {
+      const server = createServer(socket => { held.push(socket) })
+      await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+      return server
+    }))
+    try {
+      // no concurrency given: the default; a deadline no dial reaches within the test
+      const a = await pool.create({ memberLinks: { ...QUICK_LINKS, missingFor: 0, higherIdGrace: 0, dialTimeout: 60_000 } })
+      const members = []
+      for (const server of servers) {
+        const member = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+        await a.libp2p.peerStore.merge(member, { multiaddrs: [multiaddr(`/ip4/127.0.0.1/tcp/${(server.address() as AddressInfo).port}`)] })
+        members.push(member.toString())
+      }
+      a.memberLinks.keep(members)
+      await waitFor(() => held.length >= servers.length, 10_000, () => `a dial at each of the ${servers.length} members; ${held.length} so far`)
+      expect(a.memberLinks.failures).to.equal(0)
+    } finally {
+      for (const socket of held) socket.destroy()
+      await Promise.all(servers.map(async server => new Promise(resolve => server.close(resolve))))
+    }
+  })
+
   it('member links: a blocked member is tried again with backoff, and linked at once when the block is lifted', async function () {
     this.timeout(60_000)
     const boot = await pool.create()

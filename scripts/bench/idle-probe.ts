@@ -8,7 +8,7 @@ const n = Number(process.argv[2] ?? 10)
 const patch = process.argv[3] ?? ''
 await prepareBundles(['mesh-node.ts'])
 // BUNDLE=path: run another build's mesh-node bundle (A/B against this checkout)
-const town = await startMeshTown({ n, patch, verbose: process.env.VERBOSE === '1', perProcess: Number(process.env.PER_PROCESS ?? 1), bundle: process.env.BUNDLE })
+const town = await startMeshTown({ n, patch, verbose: process.env.VERBOSE === '1', perProcess: Number(process.env.PER_PROCESS ?? 1), bundle: process.env.BUNDLE, launchConcurrency: process.env.LAUNCH == null ? undefined : Number(process.env.LAUNCH) })
 const startedAt = Date.now()
 try {
   await waitFormed(town, formTimeoutMs(n))

@@ -36,7 +36,7 @@ const HELP = `npm run bench [-- options]
   --poll-periods N         periods per run for the 1 s polling baseline (default 10; quick 5)
   --runs N                 repeated runs per figure (default 3; quick 2)
   --patch LIST             Meshtown barrier variants measured at every size, from scripts/bench/lib/patches.ts;
-                           (d1, d2, d6, noidw, lazy1, quietdir, nostatus); "a+b" combines (default none)
+                           (d1, d2, d6, noidw, lazy1, quietdir, nostatus, links2); "a+b" combines (default none)
   --patch-small LIST       more variants, measured at N <= 10 only (default none)
   --packed LIST            N:K pairs: the town of N also run with K villager peers per process (default 10:5,50:10;
                            quick none); measured when N is among --sizes

@@ -25,6 +25,10 @@ export async function applyPatch (name: string, _clock: ClockService, peer: Mesh
       ;(peer.directory as any).queryGap = Number.MAX_SAFE_INTEGER
       ;(peer.directory as any).maxQueryEveryRounds = Number.MAX_SAFE_INTEGER
       break
+    case 'links2':
+      // the member links' dial concurrency before this round (two at a time), to measure the change
+      ;(peer.memberLinks as any).queue.concurrency = 2
+      break
     case 'd1':
     case 'd2':
     case 'd6':
