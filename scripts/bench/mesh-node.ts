@@ -41,10 +41,10 @@ function takeLoopDelay (): { p50: number, p99: number, max: number } {
 }
 
 /** Members of the peer's view it holds no open link to. */
-function unlinkedMembers (peer: MeshPeer, state: ClockState | undefined): number {
-  if (state == null) return 0
+function unlinkedMembers (peer: MeshPeer, state: ClockState | undefined): string[] {
+  if (state == null) return []
   const linked = new Set(peer.libp2p.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))
-  return Object.keys(state.view).filter(id => id !== peer.peerId.toString() && !linked.has(id)).length
+  return Object.keys(state.view).filter(id => id !== peer.peerId.toString() && !linked.has(id))
 }
 
 const processStart = performance.timeOrigin
@@ -71,6 +71,7 @@ async function runVillagers (): Promise<void> {
   const { periodIndex } = await import('../../src/town/rules.js')
   const { memberOrder, reachCovers } = await import('../../src/protocols/clock/reach.js')
   const { clockTopic } = await import('../../src/protocols/topics.js')
+  const { decodeJson } = await import('../../src/protocols/wire.js')
   const idx = (t: { day: number, period: any }): number => t.day * 3 + periodIndex(t.period)
   const town = args.town!
   const count = Number(args.count ?? 1)
@@ -231,7 +232,7 @@ async function runVillagers (): Promise<void> {
         const result = await validate(source, msg)
         const state = clock.state
         if ((clock.forwarded.NOT_REACHED ?? 0) > before && state != null && msg.type === 'signed') {
-          const m = JSON.parse(new TextDecoder().decode(msg.data))
+          const m = decodeJson(msg.data) as { reach: string, guests?: string[] } // NOT_REACHED: it has a reach
           const order = memberOrder(state.view)
           for (const sub of peer.pubsub.getSubscribers(topic).map(String)) {
             if (sub === source.toString() || reachCovers(m.reach, order, [sub], m.guests)) continue
@@ -297,15 +298,13 @@ async function runVillagers (): Promise<void> {
       }
       case 'gossip-stats': {
         const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
-        emit({ ev: 'gossip-stats', crypto: cryptoCalls, peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, spared: p.node.villager.clock?.forwardsSpared ?? 0, forwarded: p.node.villager.clock?.forwarded, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, uncovered: Object.entries((p as any).uncovered ?? {}).sort((a: any, b: any) => b[1] - a[1]).slice(0, 12), memberLinks: { wanted: p.peer.memberLinks.wanted, unlinked: unlinkedMembers(p.peer, p.node.villager.clock?.state), dials: p.peer.memberLinks.dials, failures: p.peer.memberLinks.failures, last: p.peer.memberLinks.lastFailure }, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] })) })
+        emit({ ev: 'gossip-stats', crypto: cryptoCalls, peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, spared: p.node.villager.clock?.forwardsSpared ?? 0, forwarded: p.node.villager.clock?.forwarded, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, uncovered: Object.entries((p as any).uncovered ?? {}).sort((a: any, b: any) => b[1] - a[1]).slice(0, 12), memberLinks: { wanted: p.peer.memberLinks.wanted, unlinked: unlinkedMembers(p.peer, p.node.villager.clock?.state).length, dials: p.peer.memberLinks.dials, failures: p.peer.memberLinks.failures, last: p.peer.memberLinks.lastFailure }, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] })) })
         break
       }
       case 'link-probe': {
         // diagnostic: dial each member the first peer has no open link to, and say how it went
         const p = peers[0]!
-        const state = p.node.villager.clock?.state
-        const linked = new Set(p.peer.libp2p.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))
-        const missing = state == null ? [] : Object.keys(state.view).filter(id => id !== p.peer.peerId.toString() && !linked.has(id))
+        const missing = unlinkedMembers(p.peer, p.node.villager.clock?.state)
         const results = await Promise.all(missing.slice(0, 8).map(async id => {
           const peerId = peerIdFromString(id)
           const addrs = (await p.peer.libp2p.peerStore.get(peerId).catch(() => undefined))?.addresses.map(a => a.multiaddr.toString()) ?? []
