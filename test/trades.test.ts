@@ -284,6 +284,44 @@ describe('atomic trades between villagers (real peers)', function () {
     expect(bob.trades.find(t.id).status).to.equal('committed')
   })
 
+  it('an accept leaves while it is written; lost to a failed write, the initiator waits in doubt, its share reserved, until the counterparty accepts again', async () => {
+    const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 3, unitPrice: 2 })
+    await waitFor(() => bob.trades.received().length === 1, 10_000, 'received')
+    const bobBefore = holdings(bob) as { coins: number, items: { seed: number } }
+    const aliceBefore = holdings(alice) as { coins: number, items: { seed: number } }
+    // bob's disk fails on the write of his accept, but only once alice holds that accept
+    const db = bob.peer.datastore.db as any
+    const batch = db.batch.bind(db)
+    const tradeKey = `/meshtown/trades/${t.initiator}/${t.id}`
+    let aliceHadIt: boolean | undefined
+    db.batch = async (ops: Array<{ key: string, value: Uint8Array }>, options: unknown) => {
+      const mine = ops.find(op => String(op.key) === tradeKey)
+      if (aliceHadIt == null && mine != null && JSON.parse(new TextDecoder().decode(mine.value)).status === 'accepted') {
+        aliceHadIt = await waitFor(() => alice.trades.find(t.id).status === 'accepted', 5_000, 'alice has the accept').then(() => true, () => false)
+        throw new Error('disk failure')
+      }
+      return batch(ops, options)
+    }
+    try {
+      expect((await refusal(bob.trades.accept(t.id))).code).to.equal('WRITE_FAILED')
+    } finally {
+      db.batch = batch
+    }
+    expect(aliceHadIt, 'the accept left before its write was durable').to.equal(true)
+    expect(bob.trades.find(t.id).status, 'bob holds the trade as received').to.equal('received')
+    expect(bob.service.villager!.items.seed, 'nothing reserved at bob').to.equal(bobBefore.items.seed)
+    // alice confirms an accept bob no longer holds: refused, she stays in doubt with her share reserved
+    expect((await alice.trades.confirm(t.id)).status).to.equal('confirming')
+    expect(alice.service.villager!.coins).to.equal(aliceBefore.coins - 6)
+    expect(bob.trades.find(t.id).status).to.equal('received')
+    await bob.trades.accept(t.id)
+    await waitFor(() => alice.trades.find(t.id).status === 'committed' && bob.trades.find(t.id).status === 'committed', 20_000, () => `alice asks again: ${alice.trades.find(t.id).status}, bob: ${bob.trades.find(t.id).status}`)
+    expect(alice.service.villager!.coins).to.equal(aliceBefore.coins - 6)
+    expect(alice.service.villager!.items.seed).to.equal(aliceBefore.items.seed + 3)
+    expect(bob.service.villager!.coins).to.equal(bobBefore.coins + 6)
+    expect(bob.service.villager!.items.seed).to.equal(bobBefore.items.seed - 3)
+  })
+
   it('a counterparty restarted after accepting keeps its reservation and commits', async () => {
     const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 3, unitPrice: 1 })
     await waitFor(() => bob.trades.received().length === 1, 10_000, 'received')

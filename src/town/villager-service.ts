@@ -66,6 +66,11 @@ export interface Transaction<T> {
    * writes that must be. Default true.
    */
   sync?: boolean
+  /**
+   * Runs once the change is computed and queued for the next group write, before
+   * it is durable: for a message that may leave while its write is on its way.
+   */
+  queued?: () => void
 }
 
 /** One change waiting for the next group write. */
@@ -362,6 +367,7 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
       const next = out.villager != null ? { ...record, villager: out.villager } : record
       // not awaited here: the next change is computed while this one is written
       const durable = this.write(next, out.puts ?? [], { base: record, sync: out.sync ?? true, changed: out.villager != null, commit: out.commit })
+      out.queued?.()
       return { out, durable }
     })
     await made.durable

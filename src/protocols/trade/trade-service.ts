@@ -44,7 +44,8 @@ const StoredTradeSchema = z.object({ id: z.string(), role: z.enum(['initiator', 
 /**
  * Trades between villagers on a direct stream (`/meshtown/trade/1.0.0`). Every
  * step is written to the journal, together with the villager's state, before it
- * is answered or sent; a step the other side has not acknowledged is re-sent
+ * is answered or sent (a proposal and an accept leave while they are written: the
+ * steps answering them wait for the write, see propose and accept); a step the other side has not acknowledged is re-sent
  * until it is, across restarts and partitions, and every handler is idempotent.
  * What is not synced on its own is what the other side holds durably and gives
  * again when asked (see onAccepted and onReply).
@@ -166,8 +167,33 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     return this.get(trade.initiator, trade.id)
   }
 
+  /**
+   * Sent while it is written, as a proposal is, so that the fsync overlaps the round
+   * trip and the initiator's confirm. The initiator's confirm is answered only from the
+   * journal (it waits for this write). Should this side crash, or its disk fail, before
+   * the write is durable, the initiator holds an accept this side no longer does: its
+   * confirm is refused (the trade is only received here), and in doubt it keeps its share
+   * reserved and asks again until this side decides anew (accepts, rejects, or lets the
+   * trade expire). Nothing commits on one side alone. The call itself returns only once
+   * the accept is durable.
+   */
   async accept (id: string): Promise<Trade> {
-    return this.userStep(id, accept)
+    const known = this.find(id)
+    const key = tradeKey(known.initiator, known.id)
+    let sent: Promise<void> | undefined
+    const written = this.apply(key, (v, t) => accept(v, t, this.now()), {
+      source: 'user',
+      onQueued: (trade) => { sent = this.deliver(known.initiator, known.id, { trade, written: written.then(() => {}) }) }
+    })
+    try {
+      await written
+    } finally {
+      // a failed write fails the delivery that began with it: the settler sends what the journal holds
+      await sent?.catch(() => {})
+    }
+    // the step made no change (accepted already), or a delivery was on its way and sends this one after it
+    await this.deliver(known.initiator, known.id)
+    return this.get(known.initiator, known.id)
   }
 
   async reject (id: string): Promise<Trade> {
@@ -197,7 +223,7 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
    * Run a pure step on the trade stored at `key` inside the villager's queue. A
    * refusal from a person's command is thrown; one from the network is returned.
    */
-  private async apply (key: string, step: (villager: any, trade: Trade) => TradeResult<Step>, options: { source?: 'user' | 'network', sync?: boolean } = {}): Promise<TradeResult<Trade>> {
+  private async apply (key: string, step: (villager: any, trade: Trade) => TradeResult<Step>, options: { source?: 'user' | 'network', sync?: boolean, onQueued?: (next: Trade) => void } = {}): Promise<TradeResult<Trade>> {
     const source = options.source ?? 'network'
     const result = await this.serially(key, async () => this.villager.transact((villager) => {
       const trade = this.trades.get(key)
@@ -211,7 +237,8 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
         puts: [this.entry(next)],
         result: { ok: true as const, value: next },
         sync: options.sync,
-        commit: () => { this.remember(next) }
+        commit: () => { this.remember(next) },
+        queued: options.onQueued == null ? undefined : () => { options.onQueued!(next) }
       }
     }))
     if (result.ok) this.safeDispatchEvent('trade', { detail: result.value })
