@@ -5,6 +5,7 @@ import type { Message } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { expect } from 'chai'
 import { MAX_TRACKED_AUTHORS } from '../src/protocols/clock/constants.js'
+import { encodeReach, memberOrder } from '../src/protocols/clock/reach.js'
 import { sign } from '../src/protocols/clock/codec.js'
 import { clockTopic } from '../src/protocols/topics.js'
 import { decodeJson, encodeJson } from '../src/protocols/wire.js'
@@ -314,6 +315,54 @@ describe('town barrier under partitions (real peers, gater)', function () {
     }
     expect(clock.trackedAuthors).to.be.below(MAX_TRACKED_AUTHORS)
     expect(await validate(relay, messageOf(annId, annNewest - 1n)), 'a member is still remembered').to.equal(TopicValidatorResult.Ignore)
+  })
+
+  it('a clock message that left a subscriber out is forwarded by the peers whose mesh holds that subscriber, and only by them', async () => {
+    // gossipsub forwards to the mesh only: a receiver without the left-out subscriber in
+    // its mesh would copy the message to peers that all had it (in a town of 50 with a few
+    // member pairs unlinked, every receiver did, for most messages)
+    town = await new TestTown().start({
+      evictAfterMs: 6_000,
+      villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }]
+    })
+    await town.waitForMembers(['ann', 'ben', 'cat'])
+    const [ann, ben, cat] = ['ann', 'ben', 'cat'].map(n => town.get(n)) as [TestVillager, TestVillager, TestVillager]
+    const topic = clockTopic(town.town)
+    const pubsub = ben.peer.pubsub as unknown as { getMeshPeers: (topic: string) => string[] }
+    const catId = cat.peer.peerId.toString()
+    await waitFor(() => pubsub.getMeshPeers(topic).includes(catId), 20_000, 'cat in ben\'s mesh')
+    const validate = ben.peer.pubsub.topicValidators.get(topic)!
+    const clock = ben.service.clock!
+    const state = clock.state!
+    const order = memberOrder(state.view)
+    const time = clock.time()!
+    // ann's message, sent by ann herself to ben but not to cat
+    const reach = encodeReach(order, id => id !== catId)
+    let seq = BigInt(Date.now()) * 4_000_000n
+    const fromAnn = (): Message => ({
+      type: 'signed',
+      from: ann.peer.peerId,
+      topic,
+      sequenceNumber: seq++,
+      data: encodeJson({ v: 1, town: town.town, day: time.day, period: time.period, digest: order.digest, forming: false, seq: 0, stmts: [], reach }),
+      signature: new Uint8Array(64),
+      key: (ann.peer.peerId as any).publicKey
+    })
+    const forwarded = clock.forwarded.NOT_REACHED ?? 0
+    expect(await validate(ann.peer.peerId, fromAnn()), 'cat is in ben\'s mesh').to.equal(TopicValidatorResult.Accept)
+    expect(clock.forwarded.NOT_REACHED).to.equal(forwarded + 1)
+    // the same with cat outside ben's mesh: cat's own mesh peers forward it, not ben
+    const real = pubsub.getMeshPeers
+    pubsub.getMeshPeers = (t: string) => real.call(pubsub, t).filter(id => id !== catId)
+    try {
+      const spared = clock.forwardsSpared
+      expect(await validate(ann.peer.peerId, fromAnn()), 'cat outside ben\'s mesh').to.equal(TopicValidatorResult.Ignore)
+      expect(clock.forwarded.NOT_REACHED).to.equal(forwarded + 1)
+      expect(clock.forwardsSpared).to.equal(spared + 1)
+      expect(clock.leftToOtherMeshes).to.equal(1)
+    } finally {
+      pubsub.getMeshPeers = real
+    }
   })
 
   it('every villager keeps links to the members of its view, a member the town directory cannot find too', async () => {

@@ -23,7 +23,7 @@ try {
     const byChild = cpuMsSince(b, await cpuMsByChild(town.children))
     const cpu = sum(byChild)
     const g = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', answerMs(town))
-    const cur: Record<string, number> = { ...g.peers[0].net.streams, 'links opened': g.peers[0].net.opened, 'links closed': g.peers[0].net.closed, 'clock taken in, not forwarded': g.peers[0].spared }
+    const cur: Record<string, number> = { ...g.peers[0].net.streams, 'links opened': g.peers[0].net.opened, 'links closed': g.peers[0].net.closed, 'clock taken in, not forwarded': g.peers[0].spared, 'of those, left to other meshes': g.peers[0].leftToOtherMeshes ?? 0 }
     for (const [why, count] of Object.entries(g.peers[0].forwarded as Record<string, number>)) cur[`clock forwarded, ${why}`] = count
     for (const [t, v] of Object.entries(g.peers[0].topics as Record<string, { n: number }>)) cur[t] = v.n
     for (const [k, v] of Object.entries(g.crypto as Record<string, number>)) cur[`ed25519 ${k} (process)`] = v

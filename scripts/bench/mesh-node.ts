@@ -298,7 +298,7 @@ async function runVillagers (): Promise<void> {
       }
       case 'gossip-stats': {
         const dirs = await Promise.all(peers.map(async p => directoryStatus(p.peer)))
-        emit({ ev: 'gossip-stats', crypto: cryptoCalls, peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, spared: p.node.villager.clock?.forwardsSpared ?? 0, forwarded: p.node.villager.clock?.forwarded, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, uncovered: Object.entries((p as any).uncovered ?? {}).sort((a: any, b: any) => b[1] - a[1]).slice(0, 12), memberLinks: { wanted: p.peer.memberLinks.wanted, unlinked: unlinkedMembers(p.peer, p.node.villager.clock?.state).length, dials: p.peer.memberLinks.dials, failures: p.peer.memberLinks.failures, last: p.peer.memberLinks.lastFailure }, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] })) })
+        emit({ ev: 'gossip-stats', crypto: cryptoCalls, peers: peers.map((p, i) => ({ name: p.name, topics: (p.peer as any).benchGossip, spared: p.node.villager.clock?.forwardsSpared ?? 0, leftToOtherMeshes: p.node.villager.clock?.leftToOtherMeshes ?? 0, forwarded: p.node.villager.clock?.forwarded, net: (p.peer as any).benchNet, conns: p.peer.libp2p.getConnections().length, uncovered: Object.entries((p as any).uncovered ?? {}).sort((a: any, b: any) => b[1] - a[1]).slice(0, 12), memberLinks: { wanted: p.peer.memberLinks.wanted, unlinked: unlinkedMembers(p.peer, p.node.villager.clock?.state).length, dials: p.peer.memberLinks.dials, failures: p.peer.memberLinks.failures, last: p.peer.memberLinks.lastFailure }, evicts: evictionsHeld(p.node.villager.clock?.state), dir: dirs[i] })) })
         break
       }
       case 'link-probe': {

@@ -38,6 +38,16 @@ export function othersReached (pubsub: GossipSub, topic: string, source: string,
 }
 
 /**
+ * The peers this peer's gossipsub forwards `topic`'s messages to (its mesh), or
+ * undefined if a release no longer has the class's public `getMeshPeers` (not in
+ * its interface): then receivers forward as if every subscriber were in the mesh.
+ */
+export function meshPeers (pubsub: GossipSub, topic: string): string[] | undefined {
+  const get = (pubsub as unknown as { getMeshPeers?: (topic: string) => string[] }).getMeshPeers
+  return typeof get === 'function' ? get.call(pubsub, topic) : undefined
+}
+
+/**
  * Which subscribers of `topic` an own publish is sent to now: floodPublish sends
  * to every subscriber it holds an outbound stream to. @libp2p/gossipsub keeps those
  * streams in a public field of its class, not in its interface; if a release no

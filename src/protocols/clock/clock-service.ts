@@ -4,7 +4,7 @@ import type { PeerId, Startable } from '@libp2p/interface'
 import { Key } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import PQueue from 'p-queue'
-import { authorOf, publishReach } from '../../node/gossip-routes.js'
+import { authorOf, meshPeers, publishReach } from '../../node/gossip-routes.js'
 import type { MeshPeer } from '../../node/peer.js'
 import {
   applyStatement, checkSnapshot, currentStatements, evictionTargets, genesis, isMember, joinsToBack, memberByName,
@@ -75,6 +75,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
    * author (reach.ts), or a newer message of the same author had come first (replays).
    */
   forwardsSpared = 0
+  /** Of those, messages that left out a subscriber outside this peer's mesh (whose own mesh peers forward it). */
+  leftToOtherMeshes = 0
   /** Messages older than one their author had already sent here (gossip's cache replays them for seconds). */
   replays = 0
   /** Messages let through to gossipsub's forwarding, by why (reach.ts). */
@@ -314,10 +316,13 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   }
 
   /**
-   * Why `msg` should go on to gossipsub's forwarding, or undefined when every other
-   * subscriber this peer knows got it from its author. Not only the mesh: a
-   * subscriber outside it may still need the message, which gossip (IHAVE) offers
-   * only for messages let through.
+   * Why `msg` should go on to gossipsub's forwarding, or undefined when no subscriber
+   * needs a copy from here: every other subscriber this peer knows got it from its
+   * author, or those left out are outside this peer's mesh. Gossipsub forwards to the
+   * mesh only, so a left-out subscriber is helped by its own mesh peers, each of which
+   * forwards it (and offers it by gossip, IHAVE, to others). Before, every receiver
+   * forwarded a message that left anyone out: in a town of 50 with a few member pairs
+   * unlinked, most clock messages, each copied by all 49 receivers to their meshes.
    */
   private whyForward (source: PeerId, msg: ClockMessage): ForwardReason | undefined {
     const state = this.current
@@ -326,7 +331,13 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     if (msg.digest !== order.digest) return 'OTHER_VIEW'
     const from = source.toString()
     const others = this.peer.pubsub.getSubscribers(this.topic).map(String).filter(peer => peer !== from)
-    return reachCovers(msg.reach, order, others, msg.guests) ? undefined : 'NOT_REACHED'
+    if (reachCovers(msg.reach, order, others, msg.guests)) return undefined
+    const mesh = meshPeers(this.peer.pubsub, this.topic)?.filter(peer => peer !== from)
+    if (mesh != null && reachCovers(msg.reach, order, mesh, msg.guests)) {
+      this.leftToOtherMeshes++
+      return undefined
+    }
+    return 'NOT_REACHED'
   }
 
   private reject (code: string, result: TopicValidatorResult): TopicValidatorResult {
