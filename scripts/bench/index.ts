@@ -18,6 +18,7 @@ import { benchAvailability, type AvailabilityResult } from './availability.js'
 import { benchBarrier, type VariantResult } from './barrier.js'
 import { prepareBundles, ROOT } from './lib/child.js'
 import { LoadSampler, machine, otherLoad } from './lib/machine.js'
+import { flushDisk } from './lib/towns.js'
 import { fmt, fmtSpread, spread, type Spread } from './lib/stats.js'
 import { benchMemory, type MemoryResult } from './memory.js'
 import { formatSummary, summarize } from './profile-summary.js'
@@ -144,6 +145,7 @@ async function main (): Promise<void> {
   const earlier: Partial<Results> | undefined = args.merge != null ? JSON.parse(await readFile(path.resolve(ROOT, args.merge), 'utf8')) : undefined
   const timed = async <T>(name: Bench, fn: () => Promise<T>): Promise<T> => {
     loads.label = name
+    log(`${name}: disk flushed in ${(await flushDisk()).toFixed(0)} ms`)
     const t0 = Date.now()
     try { return await fn() } finally { results.durations[name] = (Date.now() - t0) / 1000; loads.label = '' }
   }

@@ -45,8 +45,9 @@ const StoredTradeSchema = z.object({ id: z.string(), role: z.enum(['initiator', 
  * Trades between villagers on a direct stream (`/meshtown/trade/1.0.0`). Every
  * step is written to the journal, together with the villager's state, before it
  * is answered or sent (a proposal and an accept leave while they are written: the
- * steps answering them wait for the write, see propose and accept); a step the other side has not acknowledged is re-sent
- * until it is, across restarts and partitions, and every handler is idempotent.
+ * steps answering them wait for the write, see propose and accept); a step the
+ * other side has not acknowledged is re-sent until it is, across restarts and
+ * partitions, and every handler is idempotent.
  * What is not synced on its own is what the other side holds durably and gives
  * again when asked (see onAccepted and onReply).
  */
