@@ -69,6 +69,11 @@ async function everyoneActs (vs: TestVillager[]): Promise<void> {
   }
 }
 
+/** A clock gossip message as gossipsub hands it to the topic validator (its signature is checked before). */
+function clockMessage (topic: string, author: PeerId, seq: bigint, body: Record<string, unknown>): Message {
+  return { type: 'signed', from: author, topic, sequenceNumber: seq, data: encodeJson(body), signature: new Uint8Array(64), key: (author as any).publicKey }
+}
+
 describe('town barrier under partitions (real peers, gater)', function () {
   this.timeout(120_000)
   let town: TestTown
@@ -268,30 +273,28 @@ describe('town barrier under partitions (real peers, gater)', function () {
     await waitFor(() => observer.clock.time()?.period === 'noon', 10_000, 'the observer to follow time to noon')
   })
 
-  it('a clock message relayed after a newer one of its author is taken in but not forwarded; what an author sends itself is always its latest', async () => {
-    // gossip's message cache delivers a superseded message seconds late (IHAVE/IWANT):
-    // at a town's forming, a founder's heartbeat of a smaller view, which every peer
-    // forwarded again for its unreadable reach (the flaky forwarding seen in the test above)
+  /** A town of three: ann, ben and cat, all members. */
+  async function startThree (): Promise<[TestVillager, TestVillager, TestVillager]> {
     town = await new TestTown().start({
       evictAfterMs: 6_000,
       villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }]
     })
     await town.waitForMembers(['ann', 'ben', 'cat'])
-    const [ann, ben, cat] = ['ann', 'ben', 'cat'].map(n => town.get(n)) as [TestVillager, TestVillager, TestVillager]
+    return ['ann', 'ben', 'cat'].map(n => town.get(n)) as [TestVillager, TestVillager, TestVillager]
+  }
+
+  it('a clock message relayed after a newer one of its author is taken in but not forwarded; what an author sends itself is always its latest', async () => {
+    // gossip's message cache delivers a superseded message seconds late (IHAVE/IWANT):
+    // at a town's forming, a founder's heartbeat of a smaller view, which every peer
+    // forwarded again for its unreadable reach (the flaky forwarding seen in the test above)
+    const [ann, ben, cat] = await startThree()
     const topic = clockTopic(town.town)
     const validate = ben.peer.pubsub.topicValidators.get(topic)!
     const clock = ben.service.clock!
     const time = clock.time()!
     // another view than ben's, so only a replay keeps it from being forwarded (OTHER_VIEW)
-    const messageOf = (author: PeerId, seq: bigint): Message => ({
-      type: 'signed',
-      from: author,
-      topic,
-      sequenceNumber: seq,
-      data: encodeJson({ v: 1, town: town.town, day: time.day, period: time.period, digest: 'f'.repeat(16), forming: false, seq: 0, stmts: [] }),
-      signature: new Uint8Array(64),
-      key: (author as any).publicKey
-    })
+    const messageOf = (author: PeerId, seq: bigint): Message =>
+      clockMessage(topic, author, seq, { v: 1, town: town.town, day: time.day, period: time.period, digest: 'f'.repeat(16), forming: false, seq: 0, stmts: [] })
     const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
     const relay = cat.peer.peerId
     const base = BigInt(Date.now()) * 1_000_000n
@@ -321,12 +324,7 @@ describe('town barrier under partitions (real peers, gater)', function () {
     // gossipsub forwards to the mesh only: a receiver without the left-out subscriber in
     // its mesh would copy the message to peers that all had it (in a town of 50 with a few
     // member pairs unlinked, every receiver did, for most messages)
-    town = await new TestTown().start({
-      evictAfterMs: 6_000,
-      villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }]
-    })
-    await town.waitForMembers(['ann', 'ben', 'cat'])
-    const [ann, ben, cat] = ['ann', 'ben', 'cat'].map(n => town.get(n)) as [TestVillager, TestVillager, TestVillager]
+    const [ann, ben, cat] = await startThree()
     const topic = clockTopic(town.town)
     const pubsub = ben.peer.pubsub as unknown as { getMeshPeers: (topic: string) => string[] }
     const catId = cat.peer.peerId.toString()
@@ -339,15 +337,8 @@ describe('town barrier under partitions (real peers, gater)', function () {
     // ann's message, sent by ann herself to ben but not to cat
     const reach = encodeReach(order, id => id !== catId)
     let seq = BigInt(Date.now()) * 4_000_000n
-    const fromAnn = (): Message => ({
-      type: 'signed',
-      from: ann.peer.peerId,
-      topic,
-      sequenceNumber: seq++,
-      data: encodeJson({ v: 1, town: town.town, day: time.day, period: time.period, digest: order.digest, forming: false, seq: 0, stmts: [], reach }),
-      signature: new Uint8Array(64),
-      key: (ann.peer.peerId as any).publicKey
-    })
+    const fromAnn = (): Message =>
+      clockMessage(topic, ann.peer.peerId, seq++, { v: 1, town: town.town, day: time.day, period: time.period, digest: order.digest, forming: false, seq: 0, stmts: [], reach })
     const forwarded = clock.forwarded.NOT_REACHED ?? 0
     expect(await validate(ann.peer.peerId, fromAnn()), 'cat is in ben\'s mesh').to.equal(TopicValidatorResult.Accept)
     expect(clock.forwarded.NOT_REACHED).to.equal(forwarded + 1)
