@@ -310,9 +310,22 @@ describe('atomic trades between villagers (real peers)', function () {
     expect(aliceHadIt, 'the accept left before its write was durable').to.equal(true)
     expect(bob.trades.find(t.id).status, 'bob holds the trade as received').to.equal('received')
     expect(bob.service.villager!.items.seed, 'nothing reserved at bob').to.equal(bobBefore.items.seed)
-    // alice confirms an accept bob no longer holds: refused, she stays in doubt with her share reserved
-    expect((await alice.trades.confirm(t.id)).status).to.equal('confirming')
-    expect(alice.service.villager!.coins).to.equal(aliceBefore.coins - 6)
+    // alice confirms an accept bob no longer holds: refused, she stays in doubt with her share reserved,
+    // asking again every settle round, and says so once (not once a round, for as long as the trade may last)
+    const log = alice.peer.log as unknown as Record<'info' | 'debug', (...args: unknown[]) => void>
+    const { info, debug } = log
+    const said = { info: 0, debug: 0 }
+    log.info = (...args: unknown[]) => { if (String(args[0]).includes('refused')) said.info++; info.apply(log, args) }
+    log.debug = (...args: unknown[]) => { if (String(args[0]).includes('refused')) said.debug++; debug.apply(log, args) }
+    try {
+      expect((await alice.trades.confirm(t.id)).status).to.equal('confirming')
+      expect(alice.service.villager!.coins).to.equal(aliceBefore.coins - 6)
+      await waitFor(() => said.debug >= 2, 10_000, () => `alice asks again (refusals said: ${JSON.stringify(said)})`)
+      expect(said.info, 'the refusal said once').to.equal(1)
+    } finally {
+      log.info = info
+      log.debug = debug
+    }
     expect(bob.trades.find(t.id).status).to.equal('received')
     await bob.trades.accept(t.id)
     await waitFor(() => alice.trades.find(t.id).status === 'committed' && bob.trades.find(t.id).status === 'committed', 20_000, () => `alice asks again: ${alice.trades.find(t.id).status}, bob: ${bob.trades.find(t.id).status}`)

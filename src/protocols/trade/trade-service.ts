@@ -277,6 +277,8 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
   }
 
   private readonly locks = new Map<string, Promise<void>>()
+  /** Open trades whose last step the other side refused, and how (op and code): logged once, not every round. */
+  private readonly refusalsSaid = new Map<string, string>()
 
   // -------------------------------------------------------------------------------------
   // sending our latest step, until the other side acknowledges it
@@ -382,7 +384,15 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
 
   private async onRefusal (key: string, op: string, err: RemoteError): Promise<void> {
     const trade = this.trades.get(key)!
-    this.peer.log.info(`trade ${trade.id}: ${op} refused by the other side: ${err.code}: ${err.message}`)
+    // a step in doubt is sent again every settle round until the other side decides: say so once
+    const refusal = `${op} ${err.code}`
+    const line = `trade ${trade.id}: ${op} refused by the other side: ${err.code}: ${err.message}`
+    if (this.refusalsSaid.get(key) === refusal) {
+      this.peer.log.debug(line)
+    } else {
+      this.refusalsSaid.set(key, refusal)
+      this.peer.log.info(line)
+    }
     if (op === 'propose') {
       // never recorded over there: the trade is over before it began
       await this.apply(key, (v, t) => finish(v, t, 'rejected', this.now(), `${err.code}: ${err.message}`))
@@ -495,6 +505,7 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
   private remember (trade: Trade): void {
     const key = tradeKey(trade.initiator, trade.id)
     this.trades.set(key, trade)
+    if (!isOpen(trade)) this.refusalsSaid.delete(key)
     const keys = this.byId.get(trade.id)
     if (keys == null) this.byId.set(trade.id, new Set([key]))
     else keys.add(key)
