@@ -179,22 +179,7 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
    * the accept is durable.
    */
   async accept (id: string): Promise<Trade> {
-    const known = this.find(id)
-    const key = tradeKey(known.initiator, known.id)
-    let sent: Promise<void> | undefined
-    const written = this.apply(key, (v, t) => accept(v, t, this.now()), {
-      source: 'user',
-      onQueued: (trade) => { sent = this.deliver(known.initiator, known.id, { trade, written: written.then(() => {}) }) }
-    })
-    try {
-      await written
-    } finally {
-      // a failed write fails the delivery that began with it: the settler sends what the journal holds
-      await sent?.catch(() => {})
-    }
-    // the step made no change (accepted already), or a delivery was on its way and sends this one after it
-    await this.deliver(known.initiator, known.id)
-    return this.get(known.initiator, known.id)
+    return this.userStep(id, accept, { sendWhileWritten: true })
   }
 
   async reject (id: string): Promise<Trade> {
@@ -209,10 +194,22 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     return this.userStep(id, cancel)
   }
 
-  private async userStep (id: string, step: (v: any, t: Trade, now: number) => TradeResult<Step>): Promise<Trade> {
+  /** A person's step: durable before this returns, then delivered (`sendWhileWritten`: sent as soon as it is queued for writing, see accept). */
+  private async userStep (id: string, step: (v: any, t: Trade, now: number) => TradeResult<Step>, o: { sendWhileWritten?: boolean } = {}): Promise<Trade> {
     const known = this.find(id)
     const key = tradeKey(known.initiator, known.id)
-    await this.apply(key, (v, t) => step(v, t, this.now()), { source: 'user' })
+    let sent: Promise<void> | undefined
+    const written = this.apply(key, (v, t) => step(v, t, this.now()), {
+      source: 'user',
+      onQueued: o.sendWhileWritten === true ? (trade) => { sent = this.deliver(known.initiator, known.id, { trade, written: written.then(() => {}) }) } : undefined
+    })
+    try {
+      await written
+    } finally {
+      // a failed write fails the delivery that began with it: the settler sends what the journal holds
+      await sent?.catch(() => {})
+    }
+    // not sent while written, or no change made (the step was taken already), or a delivery was on its way: send it now
     await this.deliver(known.initiator, known.id)
     return this.get(known.initiator, known.id)
   }
