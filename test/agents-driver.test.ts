@@ -80,3 +80,68 @@ describe('villager agent driver: a period always gets a vote (real villager)', f
     expect(logs.some(l => /\(last resort\): action idle -> ok/.test(l))).to.equal(true)
   })
 })
+
+describe('villager agent driver: a villager that is not a member yet waits (real peers)', function () {
+  this.timeout(60_000)
+  let townOfAlice: TestTown
+  let townOfBob: TestTown
+  let api: ControlApi | undefined
+
+  afterEach(async () => {
+    await api?.close()
+    await townOfBob?.stop()
+    await townOfAlice?.stop()
+  })
+
+  it('a turn begun in its own new town, which then joins the older town, waits to join: no agent failure, no fallback', async () => {
+    // two starts of the same town that have not met yet: alice's has moved on, bob's is still his own
+    // each with a merchant, so that a turn does not wait for prices no one has
+    townOfAlice = await new TestTown().start({ merchant: true, villagers: [{ name: 'alice', occupation: 'farmer' }] })
+    townOfBob = await new TestTown().start({ merchant: true, villagers: [{ name: 'bob', occupation: 'farmer' }] })
+    const alice = townOfAlice.get('alice')
+    const bob = townOfBob.get('bob')
+    await alice.service.act('idle')
+    expect(townOfAlice.time(alice)).to.deep.equal({ day: 1, period: 'noon' })
+    expect(bob.service.clock!.isMember()).to.equal(true)
+    api = await startControlApi(villagerRoutes(bob.peer, bob.service, { trades: bob.trades, messaging: bob.messaging }), 0)
+
+    const asked: string[] = []
+    // bob's agent meets alice's town while it decides, as a neighbour's answer can come in mid-turn
+    const agent: VillagerAgent = {
+      name: 'meeting',
+      decide: async (view) => {
+        asked.push(`${view.time.day} ${view.time.period}`)
+        if (asked.length === 1) {
+          await bob.peer.libp2p.dial(alice.peer.libp2p.getMultiaddrs()[0]!)
+          await waitFor(() => !bob.service.clock!.isMember(), 20_000, 'bob adopts the town of alice')
+        }
+        return { reasoning: 'rest', actions: [], period: 'idle' }
+      }
+    }
+    const records: TurnRecord[] = []
+    const logs: string[] = []
+    const log: AgentLog = { info: (m) => logs.push(m), warn: (m) => logs.push(`WARN ${m}`), debug: () => {} }
+    const controller = new AbortController()
+    const done = runVillagerAgent({ apiUrl: api.url, agent, log, signal: controller.signal, pollIntervalMs: 25, turnDeadlineMs: 20_000, onTurn: (r) => { records.push(r) } })
+    try {
+      // alice alone moves time; bob's join takes effect at a boundary once she holds it
+      await waitFor(async () => {
+        if (bob.service.clock!.isMember() && records.some(r => r.voted)) return true
+        const aliceTime = alice.service.clock!
+        if (!aliceTime.hasVoted() && Object.keys(aliceTime.state!.joins).length > 0) await alice.service.act('idle')
+        return false
+      }, 30_000, () => `bob's agent plays once bob is a member; log:\n${logs.join('\n')}`)
+    } finally {
+      controller.abort()
+      await done
+    }
+    expect(logs.filter(l => l.startsWith('WARN'))).to.deep.equal([])
+    expect(logs.filter(l => l.includes('fallback') || l.includes('last resort'))).to.deep.equal([])
+    expect(logs).to.include('waiting: the villager is not a member of the town yet: it joins at the next period boundary')
+    expect(records.map(r => `${r.day} ${r.period} ${r.decidedBy} ${r.voted}`)).to.deep.equal(['1 morning none false', `${asked[1]} agent true`])
+    expect(records[0]!.results.map(r => `${r.action.type}:${r.ok ? 'ok' : (r as { code: string }).code}`)).to.deep.equal(['idle:NOT_A_MEMBER'])
+    expect(records[0]!.agentError).to.equal(undefined)
+    expect(asked).to.have.length(2)
+    expect(asked[0]).to.equal('1 morning')
+  })
+})

@@ -49,11 +49,13 @@ export const DRIVER_DEFAULTS = {
   fallbackDeadlineMs: 8_000
 } as const
 
+const NOT_A_MEMBER_YET = 'the villager is not a member of the town yet: it joins at the next period boundary'
+
 export interface TurnRecord {
   day: number
   period: Period
   reason: TurnReason
-  /** Who took the period action: the agent, its fallback, the last-resort idle; none in a trades turn or when it failed. */
+  /** Who took the period action: the agent, its fallback, the last-resort idle; none in a trades turn, when it failed, or when the villager was not a member. */
   decidedBy: 'agent' | 'fallback' | 'idle' | 'none'
   /** Why the agent's own turn did not stand, when it did not. */
   agentError?: string
@@ -68,6 +70,8 @@ export async function runVillagerAgent (options: RunVillagerAgentOptions): Promi
 
 class TurnSession implements AgentSession {
   voted = false
+  /** A period action was refused because this villager is not (or no longer) a member of the town's time. */
+  notMember = false
   closed = false
   readonly results: ActionResult[] = []
 
@@ -98,6 +102,7 @@ class TurnSession implements AgentSession {
       const e = err instanceof ApiError ? err : new ApiError(0, 'FAILED', String((err as Error)?.message ?? err))
       // someone else (a person at the CLI, say) has acted for this period: it has its vote
       if (isPeriodAction(action) && e.code === 'ALREADY_VOTED') this.voted = true
+      if (isPeriodAction(action) && e.code === 'NOT_A_MEMBER') this.notMember = true
       result = { ok: false, action, status: e.status, code: e.code, message: e.message }
     }
     this.record(result)
@@ -167,7 +172,7 @@ class VillagerAgentDriver {
   private async step (): Promise<void> {
     const time = await this.api.time(this.signal)
     if (!time.synced) return this.waiting('the villager has no town time yet (not created yet, or no town peer has answered)')
-    if (!time.member) return this.waiting('the villager is not a member of the town yet: it joins at the next period boundary')
+    if (!time.member) return this.waiting(NOT_A_MEMBER_YET)
     if (this.waitingFor !== undefined) {
       this.log.info(`${periodLabel(time)}: ready (${time.voted ? 'already acted' : 'to act'})`)
       this.waitingFor = undefined
@@ -253,13 +258,14 @@ class VillagerAgentDriver {
     const session = this.session('period', label, this.turnDeadlineMs)
     // seen before the agent is asked, so an unreachable API does not use up its turn
     const view = await this.observe(session.signal)
-    if (view.time.voted) return
+    // time moved since the poll: the next poll takes up the period it is now
+    if (view.time.voted || view.time.day !== time.day || view.time.period !== time.period) return
     this.handledPeriod = `${time.day}/${time.period}`
     this.remember(view)
     try {
       await this.play(this.agent, view, session, label)
-      if (!session.voted) throw new Error(session.signal.aborted ? `no period action within ${this.turnDeadlineMs} ms` : 'the turn ended without a period action')
-      record.decidedBy = 'agent'
+      if (session.voted) record.decidedBy = 'agent'
+      else if (!session.notMember) throw new Error(session.signal.aborted ? `no period action within ${this.turnDeadlineMs} ms` : 'the turn ended without a period action')
     } catch (err) {
       record.agentError = errorText(err)
       // a stop cuts the turn short: that is no failure of the agent's
@@ -270,8 +276,22 @@ class VillagerAgentDriver {
       record.voted = session.voted
     }
     if (this.signal.aborted) return
-    if (!record.voted) await this.secureVote(time, record)
-    else this.onTurn?.(record)
+    if (record.voted) this.onTurn?.(record)
+    else if (session.notMember) this.outOfTown(record)
+    else await this.secureVote(time, record)
+  }
+
+  /**
+   * The villager's action was refused because it is not a member of the town's time:
+   * no one failed. A villager that started alone keeps its own town's time until a
+   * neighbour answers with the town's, which it joins at the next period boundary.
+   * The driver waits for that, and the agent gets the turn of the first period it is
+   * a member in.
+   */
+  private outOfTown (record: TurnRecord): void {
+    this.handledPeriod = undefined
+    this.waiting(NOT_A_MEMBER_YET)
+    this.onTurn?.(record)
   }
 
   /** The fallback plays the period, and if that fails too the villager idles. */
@@ -291,18 +311,21 @@ class VillagerAgentDriver {
     } catch (err) {
       this.log.warn(`${label}: fallback ${this.fallback.name} failed: ${oneLine(errorText(err), 300)}`)
     }
-    if (!session.voted) {
+    if (!session.voted && !session.notMember) {
       // the last resort needs nothing but the API; with a fresh deadline of its own
       const last = this.session('period', `${label} (last resort)`, this.fallbackDeadlineMs)
       await last.execute({ type: 'idle' })
       session.results.push(...last.results)
       session.voted = last.voted
+      session.notMember = last.notMember
       if (last.voted) record.decidedBy = 'idle'
     }
     session.close()
     record.results.push(...session.results)
     record.voted = session.voted
-    if (!record.voted && !this.signal.aborted) this.log.warn(`${label}: no vote yet; trying again`)
+    if (this.signal.aborted || record.voted) return this.onTurn?.(record)
+    if (session.notMember) return this.outOfTown(record)
+    this.log.warn(`${label}: no vote yet; trying again`)
     this.onTurn?.(record)
   }
 
