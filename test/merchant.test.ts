@@ -12,7 +12,8 @@ import {
 import { RemoteError, request, WireError } from '../src/protocols/wire.js'
 import { MERCHANT_PRICES } from '../src/town/constants.js'
 import { CliProcess } from './helpers/cli.js'
-import { PeerPool } from './helpers/peers.js'
+import { PeerPool, waitFor } from './helpers/peers.js'
+import { TestTown } from './helpers/town.js'
 
 /** What a refused request rejects with: its code, or the error itself if it was not a refusal. */
 async function refusalCode (promise: Promise<unknown>): Promise<string> {
@@ -248,5 +249,38 @@ describe('merchant', function () {
     const reopened = await openMerchant(dataDir)
     expect(reopened.peer.peerId.toString()).to.equal(peerId)
     expect(reopened.merchant.stats()).to.deep.include({ sales: 1, coinsIn: 20 })
+  })
+})
+
+describe('a villager in a town without a merchant (real peers)', function () {
+  this.timeout(60_000)
+  let town: TestTown | undefined
+  let merchant: MerchantService | undefined
+  afterEach(async () => {
+    await merchant?.stop()
+    await town?.stop()
+  })
+
+  it('waits once for a merchant, then says so at once; a merchant that comes is found', async () => {
+    town = await new TestTown().start({ villagers: [{ name: 'alice', occupation: 'farmer' }] })
+    const alice = town.get('alice')
+    const code = async (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (err) => err.code)
+    const before = structuredClone(alice.service.villager)
+    // two callers at once (an agent's look at the prices, a buy) share one wait
+    expect(await Promise.all([code(alice.service.prices()), code(alice.service.trade('buy', 'seed', 1))])).to.deep.equal(['NO_MERCHANT', 'NO_MERCHANT'])
+    expect(alice.service.merchantWaits).to.equal(1)
+    // once it ran out, the next callers are told without another wait
+    expect(await code(alice.service.prices())).to.equal('NO_MERCHANT')
+    expect(await code(alice.service.trade('sell', 'seed', 1))).to.equal('NO_MERCHANT')
+    expect(alice.service.merchantWaits).to.equal(1)
+    expect(alice.service.villager).to.deep.equal(before)
+
+    const peer = await town.pool.create({ town: town.town, bootstrap: [town.bootstrapAddr] })
+    merchant = createMerchant(peer)
+    await merchant.start()
+    await alice.peer.libp2p.dial(peer.libp2p.getMultiaddrs()[0]!)
+    await waitFor(async () => alice.service.prices().then(() => true, () => false), 20_000, 'alice finds the merchant')
+    expect((await alice.service.trade('buy', 'seed', 1)).villager.items.seed).to.equal((before!.items.seed ?? 0) + 1)
+    expect(alice.service.merchantWaits).to.equal(1)
   })
 })

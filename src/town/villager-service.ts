@@ -50,6 +50,8 @@ type PendingOrder = z.infer<typeof PendingOrderSchema>
 
 const RECORD_KEY = new Key('/meshtown/villager')
 const MERCHANT_WAIT_MS = 5_000
+/** After a wait for a merchant ran out, callers are told at once for this long (a merchant that connects is still found). */
+const NO_MERCHANT_RECHECK_MS = 30_000
 /** Merchant requests are idempotent: one whose stream was lost (a reconnect, a busy peer) is sent again. */
 const RETRY_LOST_STREAMS = { retries: 3, minTimeout: 100, maxTimeout: 1_000, shouldRetry: ({ error }: { error: Error }) => error instanceof WireError }
 
@@ -114,6 +116,10 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
   private flushing?: Promise<void>
   private clockService?: ClockService
   private knownPrices?: PriceTable
+  private merchantWait?: Promise<PeerId>
+  private noMerchantUntil = 0
+  /** Waits for a merchant begun (each caller in the meantime shares the one under way). */
+  merchantWaits = 0
   private started = false
 
   constructor (peer: MeshPeer, init: VillagerServiceInit) {
@@ -265,14 +271,34 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
   }
 
   /** The town's merchant; a peer that has just started gets a few seconds to find it. */
+  /**
+   * The merchant among the connected peers; if none is, wait a moment for one that
+   * may be connecting. In a town without a merchant each caller used to wait the
+   * whole moment: every agent turn (it reads the prices) took 5 s more. Callers
+   * now share one wait, and once a wait ran out they are told at once for a while;
+   * a merchant that connects meanwhile is found by the look that comes first.
+   */
   private async merchant (): Promise<PeerId> {
     const found = await findMerchant(this.peer.libp2p)
     if (found != null) return found
-    try {
-      return await waitForMerchant(this.peer.libp2p, { timeoutMs: MERCHANT_WAIT_MS })
-    } catch {
-      throw new VillagerError('NO_MERCHANT', 503, `no merchant is connected in ${this.town}: start one with \`meshtown merchant --town ${this.town}\``)
+    if (Date.now() < this.noMerchantUntil) throw this.noMerchant()
+    if (this.merchantWait == null) {
+      this.merchantWaits++
+      const wait = waitForMerchant(this.peer.libp2p, { timeoutMs: MERCHANT_WAIT_MS })
+      this.merchantWait = wait
+      wait.then(() => {}, () => { this.noMerchantUntil = Date.now() + NO_MERCHANT_RECHECK_MS }).finally(() => {
+        if (this.merchantWait === wait) this.merchantWait = undefined
+      })
     }
+    try {
+      return await this.merchantWait
+    } catch {
+      throw this.noMerchant()
+    }
+  }
+
+  private noMerchant (): VillagerError {
+    return new VillagerError('NO_MERCHANT', 503, `no merchant is connected in ${this.town}: start one with \`meshtown merchant --town ${this.town}\``)
   }
 
   private merchantFailure (err: unknown): Error {
