@@ -33,8 +33,14 @@ try {
   if (one != null) await town.children[0]!.ask({ cmd: 'prof-start' }, 'prof-started', 30000)
   const { cpuMsByChild, cpuMsSince } = await import('./lib/towns.js')
   const cpu0 = await cpuMsByChild([town.infra, ...town.children])
-  const { run, reports } = await runPeriods(town, periods, 300_000, 0, prof)
+  const split0 = await Promise.all(town.children.map(async c => (await c.ask({ cmd: 'mem' }, 'mem', 30000)).cpu as { user: number, system: number }))
+  // PACE=ms: agents think this long before acting, so that a profile is not of processes waiting for a CPU
+  const { run, reports } = await runPeriods(town, periods, 300_000, Number(process.env.PACE ?? 0), prof)
   const perChild = cpuMsSince(cpu0, await cpuMsByChild([town.infra, ...town.children]))
+  const split1 = await Promise.all(town.children.map(async c => (await c.ask({ cmd: 'mem' }, 'mem', 30000)).cpu as { user: number, system: number }))
+  const userMs = split1.reduce((t, c, i) => t + c.user - split0[i]!.user, 0) / 1000
+  const systemMs = split1.reduce((t, c, i) => t + c.system - split0[i]!.system, 0) / 1000
+  console.log(`villagers' CPU per period: user ${(userMs / run.periods).toFixed(1)} ms, system (kernel) ${(systemMs / run.periods).toFixed(1)} ms`)
   console.log(`CPU ms per period by process: bootstrap ${(perChild[0]! / run.periods).toFixed(1)}, villagers ${perChild.slice(1).map(ms => (ms / run.periods).toFixed(1)).join(' ')}`)
   if (one != null) {
     const { mkdir } = await import('node:fs/promises')
