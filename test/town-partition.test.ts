@@ -10,7 +10,9 @@ import { sign } from '../src/protocols/clock/codec.js'
 import { clockTopic } from '../src/protocols/topics.js'
 import { decodeJson, encodeJson } from '../src/protocols/wire.js'
 import { viewDigest, type VoteStatement } from '../src/town/clock.js'
-import { comparePeriods, type TownTime } from '../src/town/rules.js'
+import { comparePeriods, nextPeriod, type TownTime } from '../src/town/rules.js'
+import { Key } from 'interface-datastore'
+import { openDatastore } from '../src/node/data-dir.js'
 import { waitFor } from './helpers/peers.js'
 import { TestTown, type TestVillager } from './helpers/town.js'
 import { startVillagerNode } from '../src/town/villager-node.js'
@@ -149,6 +151,42 @@ describe('town barrier under partitions (real peers, gater)', function () {
     const agreed = town.time(ann!)!
     await town.waitForTime(agreed, [ann!, ben!, cat!, dan!])
     await town.waitForMembers(['ann', 'ben', 'cat', 'dan'])
+  })
+
+  it('a vote in the record but past the saved time: after a restart it goes out again once the town brings its voter there, who does not act twice', async () => {
+    town = await new TestTown().start({
+      villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }]
+    })
+    await town.waitForMembers(['ann', 'ben', 'cat'])
+    const [ann, ben, cat] = ['ann', 'ben', 'cat'].map(n => town.get(n)) as [TestVillager, TestVillager, TestVillager]
+    const annId = ann.peer.peerId.toString()
+    // ann's saved time as of this period, before anyone acted
+    await ann.service.clock!.flush()
+    const clockKey = new Key(`/meshtown/clock/${town.town}`)
+    const savedBefore = await ann.peer.datastore.get(clockKey)
+    const next = nextPeriod(town.time(ann)!)
+    await everyoneActs([ann, ben, cat])
+    await town.waitForTime(next)
+    // cut off, ann acts: the vote is durable in her record, and nobody else has it
+    await split([ann], [ben, cat])
+    await ann.service.act('idle')
+    const cast = ann.service.clock!.state!.votes[annId]!
+    // a crash that leaves her saved time a period behind her record
+    await town.stopVillager(ann)
+    const store = await openDatastore(ann.dataDir)
+    await store.put(clockKey, savedBefore)
+    await store.close()
+    heal([ben, cat])
+    const back = await town.addVillager('ann', 'farmer', ann.dataDir)
+    // she catches up to the period she acted in, and her vote goes out again
+    await waitFor(() => [ben, cat].every(v => v.service.clock!.state!.votes[annId]?.sig === cast.sig), 20_000, 'ann\'s vote at ben and cat')
+    expect(town.time(back)).to.deep.equal(next)
+    const again = await back.service.act('idle').then(() => 'acted', (err) => err.code)
+    expect(again).to.equal('ALREADY_VOTED')
+    await everyoneActs([ben, cat])
+    const after = nextPeriod(next)
+    await town.waitForTime(after)
+    for (const v of [back, ben, cat]) expect(v.service.clock!.state!.prev!.votes.find(x => x.voter === annId)?.sig).to.equal(cast.sig)
   })
 
   it('a 2-2 split: neither side advances nor evicts; after healing all advance together', async () => {

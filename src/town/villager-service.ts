@@ -176,6 +176,13 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
       const clock = this.clockService!
       const time = clock.time()
       if (time == null) throw new VillagerError('NOT_SYNCED', 503, `the time of ${this.town} is not known yet: waiting for a town peer`)
+      // the record, not only the clock, says whether this period's vote is cast: after a crash the
+      // saved time can be older than the record, and the town then tells us a period we acted in
+      const cast = record.lastVote
+      if (cast != null && cast.day === time.day && cast.period === time.period) {
+        void this.resubmitLastVote()
+        throw new VillagerError('ALREADY_VOTED', 409, `already acted in day ${time.day} ${time.period} (${cast.action}); waiting for ${clock.awaitedNames().join(', ') || 'the others'}`)
+      }
       let vote
       try {
         vote = await clock.prepareVote(action)
@@ -320,12 +327,7 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
     this.clockService = clock
     if (!this.started) return
     await clock.start()
-    // a vote made durable just before a crash is published again
-    const vote = this.record!.lastVote
-    const state = clock.state
-    if (vote != null && state != null && state.day === vote.day && state.period === vote.period && state.votes[vote.voter] == null) {
-      await clock.submitVote(vote)
-    }
+    await this.resubmitLastVote()
     const pending = this.record!.pendingOrder
     if (pending != null) {
       void this.queue.add(async () => this.settle(pending)).catch((err: Error) => {
@@ -335,8 +337,23 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
   }
 
   /** Hunger at the end of every day this villager lived through as a member of the town. */
+  /**
+   * A vote made durable that the clock does not hold is published again: one made just
+   * before a crash, found at the start; or one of a period the saved time had not
+   * reached yet, found when the town's time brings us there.
+   */
+  private async resubmitLastVote (): Promise<void> {
+    const vote = this.record?.lastVote
+    const clock = this.clockService
+    const state = clock?.state
+    if (vote == null || clock == null || state == null) return
+    if (state.day !== vote.day || state.period !== vote.period || state.votes[vote.voter] != null) return
+    await clock.submitVote(vote).catch((err: Error) => { this.peer.log.warn(`cannot publish our vote of day ${vote.day} ${vote.period} again: ${err.message}`) })
+  }
+
   private async onAdvance (event: AdvanceEvent): Promise<void> {
     this.safeDispatchEvent('advance', { detail: event })
+    await this.resubmitLastVote()
     if (!event.wasMember || event.to.day <= event.from.day) return
     const endedDays: number[] = []
     for (let day = event.from.day; day < event.to.day; day++) endedDays.push(day)
