@@ -181,7 +181,7 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
       const cast = record.lastVote
       if (cast != null && cast.day === time.day && cast.period === time.period) {
         void this.resubmitLastVote()
-        throw new VillagerError('ALREADY_VOTED', 409, `already acted in day ${time.day} ${time.period} (${cast.action}); waiting for ${clock.awaitedNames().join(', ') || 'the others'}`)
+        throw new VillagerError('ALREADY_VOTED', 409, `already acted in day ${time.day} ${time.period}; waiting for ${clock.awaitedNames().join(', ') || 'the others'}`)
       }
       let vote
       try {
