@@ -58,7 +58,8 @@ export async function bundle ({ entry = path.join(ROOT, 'src', 'cli', 'main.ts')
       minifySyntax: true,
       minifyIdentifiers: process.env.MESHTOWN_READABLE_BUNDLE !== '1',
       keepNames: true,
-      external: ['classic-level'],
+      // native bindings load their compiled part from their own package directory
+      external: ['classic-level', 'sodium-native'],
       // some CommonJS dependencies call require(); an ES module has none of its own
       banner: { js: "import { createRequire as __meshtownRequire } from 'node:module'; const require = __meshtownRequire(import.meta.url);" },
       logLevel: 'error'
