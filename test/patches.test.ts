@@ -1,5 +1,9 @@
 import crypto from 'node:crypto'
 import { createRequire } from 'node:module'
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { promisify } from 'node:util'
 import { expect } from 'chai'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -54,6 +58,34 @@ describe('patched @libp2p/crypto: Ed25519 checks', () => {
     expect(await alice.publicKey.verify(msg, sig)).to.equal(true)
     expect(calls.sodium).to.equal(7)
     expect(calls.openssl, 'libp2p checked nothing through OpenSSL').to.equal(0)
+  })
+
+  it('checks through OpenSSL where sodium-native cannot load', async function () {
+    this.timeout(30_000)
+    const dir = await mkdtemp(path.join(tmpdir(), 'meshtown-nosodium-'))
+    try {
+      // a process in which the binding cannot be found, as on a platform without a prebuilt one
+      const hook = path.join(dir, 'no-sodium.mjs')
+      await writeFile(hook, `import { registerHooks } from 'node:module'
+registerHooks({ resolve (specifier, context, next) { if (specifier === 'sodium-native') throw new Error('no binding here'); return next(specifier, context) } })
+`)
+      const script = `import { generateKeyPair } from '@libp2p/crypto/keys'
+import crypto from 'node:crypto'
+let checks = 0
+const verify = crypto.verify
+crypto.verify = (...args) => { checks++; return verify(...args) }
+const key = await generateKeyPair('Ed25519')
+const msg = new TextEncoder().encode('a vote')
+const sig = await key.sign(msg)
+const forged = Uint8Array.from(sig)
+forged[3] ^= 1
+console.log(JSON.stringify({ good: await key.publicKey.verify(msg, sig), forged: await key.publicKey.verify(msg, forged), checks }))
+`
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', pathToFileURL(hook).href, '--input-type=module', '-e', script], { cwd: process.cwd() })
+      expect(JSON.parse(stdout)).to.deep.equal({ good: true, forged: false, checks: 2 })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
 
