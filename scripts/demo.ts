@@ -31,7 +31,8 @@ const town = new LocalTown({
   town: opts.town,
   root,
   villagers: opts.villagers,
-  villagerArgs: ['--agent', agent],
+  // agents are started apart, once the villagers are one town (below)
+  villagerArgs: ['--agent', 'none'],
   onLine: (name, line, stream) => {
     if (name === 'room') {
       if (/^result: /.test(line)) roomResult = line.slice('result: '.length)
@@ -86,6 +87,12 @@ try {
   }
   say('')
   if (!await town.waitForMembers(opts.villagers, 60_000)) throw new Error('the villagers did not form one town within 60 s')
+  // A villager alone is a whole town, and time moves when all its members have acted: an
+  // agent started with the first villager played days on its own before the others had
+  // joined. The agents start once the villagers are one town, each on its villager's API.
+  const agents = town.villagers.map(v => town.supervisor.start(`${v.name}-agent`, ['agent', '--api-port', String(v.port), '--agent', agent]))
+  const formed = await api(town.villagers[0]!, 'GET', '/time')
+  say(`the ${opts.villagers} villagers are one town at day ${formed.day} ${formed.period}; their agents play from now`)
   let lastDay = 0
   const endDay = opts.days + 1
   const reached = await until(async () => {
@@ -93,7 +100,8 @@ try {
     if (t.synced === true && t.day > lastDay) {
       lastDay = t.day
       if (t.day > 1) {
-        say(`day ${t.day - 1} is over: ${await committedTrades(town.villagers)} trades between villagers committed so far`)
+        const trades = await committedTrades(town.villagers)
+        say(`day ${t.day - 1} is over: ${trades} trade${trades === 1 ? '' : 's'} between villagers committed so far`)
         say(table(await villagerRows(town.villagers)))
       }
       if (t.day < endDay) say(`\nday ${t.day} begins`)
@@ -101,12 +109,17 @@ try {
     return lastDay >= endDay
   }, opts.days * 120_000, 250)
   if (!reached) throw new Error(`the town did not finish ${opts.days} days in time`)
-  if (opts.room) await until(() => roomResult != null, 60_000, 250)
+  // the agents stop, so that the town rests where the summary finds it
+  for (const a of agents) a.child.kill('SIGINT')
+  await Promise.all(agents.map(async a => a.exited))
   const now = await api(town.villagers[0]!, 'GET', '/time')
   say(`\nsummary after ${opts.days} day${opts.days === 1 ? '' : 's'} (the town is now at day ${now.day} ${now.period}):`)
   say(table(await villagerRows(town.villagers)))
   say(`  trades between villagers committed: ${await committedTrades(town.villagers)}`)
-  if (opts.room) say(`  werewolf room: ${roomResult ?? 'still playing'}`)
+  if (opts.room) {
+    await until(() => roomResult != null, 60_000, 250)
+    say(`  werewolf room: ${roomResult ?? 'still playing'}`)
+  }
 } catch (err: any) {
   say(`demo failed: ${err.message}`)
   exitCode = 1

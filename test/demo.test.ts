@@ -20,7 +20,10 @@ describe('npm run demo (real processes)', function () {
     expect(await exited, out).to.equal(0)
     expect(out).to.match(/v1\s+farmer\s+control API http:\/\/127\.0\.0\.1:\d+\s+attach: npx meshtown attach --api-port \d+/)
     expect(out).to.match(/v3\s+carpenter/)
-    expect(out).to.match(/summary after 1 day \(the town is now at day \d+ \w+\)/)
+    // the agents start once the villagers are one town: the story begins at day 1, and ends when the day is over
+    expect(out).to.match(/the 3 villagers are one town at day 1 morning; their agents play from now/)
+    expect(out).to.match(/day 1 begins\nday 1 is over: \d+ trades? between villagers committed so far/)
+    expect(out).to.match(/summary after 1 day \(the town is now at day 2 \w+\)/)
     expect(out).to.match(/werewolf room: (village|wolves) win/)
     expect(out).to.match(/stopping every peer...\ndone/)
     // no villager, merchant or bootstrap process of the demo is left running
