@@ -277,7 +277,6 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
     return { effect: applied.effect, villager: applied.state, time: this.currentTime(), order: result }
   }
 
-  /** The town's merchant; a peer that has just started gets a few seconds to find it. */
   /**
    * The merchant among the connected peers; if none is, wait a moment for one that
    * may be connecting. In a town without a merchant each caller used to wait the
@@ -336,7 +335,6 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
     }
   }
 
-  /** Hunger at the end of every day this villager lived through as a member of the town. */
   /**
    * A vote made durable that the clock does not hold is published again: one made just
    * before a crash, found at the start; or one of a period the saved time had not
@@ -351,6 +349,7 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
     await clock.submitVote(vote).catch((err: Error) => { this.peer.log.warn(`cannot publish our vote of day ${vote.day} ${vote.period} again: ${err.message}`) })
   }
 
+  /** Our vote again if the town's time brought us to its period; hunger at the end of every day lived through as a member. */
   private async onAdvance (event: AdvanceEvent): Promise<void> {
     this.safeDispatchEvent('advance', { detail: event })
     await this.resubmitLastVote()
