@@ -71,5 +71,8 @@ describe('meshtown agent (real processes)', function () {
     const noPort = start(['agent'], noOpenAI)
     expect(await noPort.waitForExit()).to.equal(2)
     expect(noPort.stderr).to.match(/--api-port/)
+    const noMembers = start(['agent', '--api-port', '5999', '--min-members', '0'], noOpenAI)
+    expect(await noMembers.waitForExit()).to.equal(2)
+    expect(noMembers.stderr).to.match(/--min-members/)
   })
 })

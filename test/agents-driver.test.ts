@@ -145,3 +145,42 @@ describe('villager agent driver: a villager that is not a member yet waits (real
     expect(asked[0]).to.equal('1 morning')
   })
 })
+
+describe('villager agent driver: waiting for the town to gather (real peers)', function () {
+  this.timeout(60_000)
+  let town: TestTown
+  let api: ControlApi | undefined
+  afterEach(async () => {
+    await api?.close()
+    await town?.stop()
+  })
+
+  it('with minMembers, plays day 1 only once the new town has that many members', async () => {
+    town = await new TestTown().start({ merchant: true, villagers: [{ name: 'alice', occupation: 'farmer' }] })
+    const alice = town.get('alice')
+    api = await startControlApi(villagerRoutes(alice.peer, alice.service, { trades: alice.trades, messaging: alice.messaging }), 0)
+    const records: TurnRecord[] = []
+    const logs: string[] = []
+    const log: AgentLog = { info: (m) => logs.push(m), warn: (m) => logs.push(`WARN ${m}`), debug: () => {} }
+    const agent: VillagerAgent = { name: 'patient', decide: async () => ({ reasoning: 'rest', actions: [], period: 'idle' }) }
+    const controller = new AbortController()
+    const done = runVillagerAgent({ apiUrl: api.url, agent, log, signal: controller.signal, pollIntervalMs: 25, minMembers: 2, onTurn: (r) => { records.push(r) } })
+    try {
+      await waitFor(() => logs.includes('waiting: the town has 1 of the 2 members to wait for before its first day'), 20_000, () => `the driver waits; log:\n${logs.join('\n')}`)
+      // alone, a vote would have been the whole town's: time stays, nobody was asked
+      expect(alice.service.clock!.hasVoted()).to.equal(false)
+      expect(town.time(alice)).to.deep.equal({ day: 1, period: 'morning' })
+      expect(records).to.deep.equal([])
+      await town.addVillager('bob', 'chef')
+      await waitFor(() => records.some(r => r.voted), 20_000, () => `alice plays once bob is in; log:\n${logs.join('\n')}`)
+    } finally {
+      controller.abort()
+      await done
+    }
+    // bob came in as a founder of the town still forming, and alice played its first period
+    expect(town.members(alice)).to.deep.equal(['alice', 'bob'])
+    expect(records.map(r => `${r.day} ${r.period} ${r.decidedBy}`)).to.deep.equal(['1 morning agent'])
+    expect(town.time(alice)).to.deep.equal({ day: 1, period: 'morning' })
+    expect(logs.filter(l => l.startsWith('WARN'))).to.deep.equal([])
+  })
+})

@@ -26,6 +26,8 @@ export interface StartAgentOptions {
   openai?: Partial<OpenAIAgentOptions>
   pollIntervalMs?: number
   turnDeadlineMs?: number
+  /** Wait for this many members before the town's first day (RunVillagerAgentOptions.minMembers). */
+  minMembers?: number
   onTurn?: (record: TurnRecord) => void
 }
 
@@ -56,6 +58,7 @@ export function startAgent (kind: AgentKind, options: StartAgentOptions): Runnin
     seed: options.seed,
     pollIntervalMs: options.pollIntervalMs,
     turnDeadlineMs: options.turnDeadlineMs,
+    minMembers: options.minMembers,
     onTurn: options.onTurn
   })
   return {

@@ -24,7 +24,8 @@ export const TimeViewSchema = z.union([
     period: z.enum(PERIODS),
     member: z.boolean(),
     voted: z.boolean(),
-    awaiting: z.array(z.string())
+    awaiting: z.array(z.string()),
+    members: z.number().int().min(0).optional()
   })
 ])
 export type TimeView = z.infer<typeof TimeViewSchema>

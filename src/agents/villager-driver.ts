@@ -35,6 +35,13 @@ export interface RunVillagerAgentOptions {
   pollIntervalMs?: number
   /** How long the agent may take over one turn; keep it well under the town's --evict-after. */
   turnDeadlineMs?: number
+  /**
+   * Before the town's first action (day 1 morning), wait until it has this many members.
+   * A villager alone is a whole town: its agent would play days before the others joined.
+   * A town that has moved on is never waited for (a newcomer joins it only at a boundary,
+   * which needs its members' votes).
+   */
+  minMembers?: number
   /** How long the fallback's turn may take (it needs only the API). */
   fallbackDeadlineMs?: number
   apiTimeoutMs?: number
@@ -135,6 +142,7 @@ class VillagerAgentDriver {
   private readonly pollIntervalMs: number
   private readonly turnDeadlineMs: number
   private readonly fallbackDeadlineMs: number
+  private readonly minMembers: number
   private readonly onTurn?: (record: TurnRecord) => void
   /** The period whose turn the agent has had (it is asked once per period). */
   private handledPeriod?: string
@@ -152,6 +160,7 @@ class VillagerAgentDriver {
     this.pollIntervalMs = o.pollIntervalMs ?? DRIVER_DEFAULTS.pollIntervalMs
     this.turnDeadlineMs = o.turnDeadlineMs ?? DRIVER_DEFAULTS.turnDeadlineMs
     this.fallbackDeadlineMs = o.fallbackDeadlineMs ?? DRIVER_DEFAULTS.fallbackDeadlineMs
+    this.minMembers = o.minMembers ?? 1
     this.onTurn = o.onTurn
   }
 
@@ -173,6 +182,10 @@ class VillagerAgentDriver {
     const time = await this.api.time(this.signal)
     if (!time.synced) return this.waiting('the villager has no town time yet (not created yet, or no town peer has answered)')
     if (!time.member) return this.waiting(NOT_A_MEMBER_YET)
+    const members = time.members ?? 0
+    if (time.day === 1 && time.period === 'morning' && members < this.minMembers) {
+      return this.waiting(`the town has ${members} of the ${this.minMembers} members to wait for before its first day`)
+    }
     if (this.waitingFor !== undefined) {
       this.log.info(`${periodLabel(time)}: ready (${time.voted ? 'already acted' : 'to act'})`)
       this.waitingFor = undefined

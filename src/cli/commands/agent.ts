@@ -11,10 +11,11 @@ export interface AgentFlags {
   seed: string
   pollInterval: number
   turnDeadline: number
+  minMembers: number
 }
 
 /**
- * Add --agent, --model, --seed, --poll-interval and --turn-deadline to `cmd`.
+ * Add --agent, --model, --seed, --poll-interval, --turn-deadline and --min-members to `cmd`.
  * `meshtown villager` passes defaultKind 'none' (a person drives it unless asked).
  */
 export function addAgentOptions (cmd: Command, { defaultKind = 'heuristic' as AgentKind | 'none' } = {}): Command {
@@ -25,6 +26,7 @@ export function addAgentOptions (cmd: Command, { defaultKind = 'heuristic' as Ag
     .option('--seed <seed>', 'seed of the heuristic (as agent and as fallback): the same seed plays the same way', '0')
     .option('--poll-interval <ms>', 'how often the control API is asked for something to decide', parsePositiveInt, DRIVER_DEFAULTS.pollIntervalMs)
     .option('--turn-deadline <ms>', 'the agent\'s time for one turn before the heuristic plays it (keep it under the town\'s --evict-after)', parsePositiveInt, DRIVER_DEFAULTS.turnDeadlineMs)
+    .option('--min-members <n>', 'in a new town, wait for this many villagers before playing day 1 (alone, a villager is the whole town and plays on)', parsePositiveInt, 1)
 }
 
 /**
@@ -48,7 +50,8 @@ export function startAgentFromFlags (flags: AgentFlags, apiUrl: string, log: Log
     seed: flags.seed,
     model: flags.model,
     pollIntervalMs: flags.pollInterval,
-    turnDeadlineMs: flags.turnDeadline
+    turnDeadlineMs: flags.turnDeadline,
+    minMembers: flags.minMembers
   })
 }
 
