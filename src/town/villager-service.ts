@@ -176,15 +176,15 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
       const clock = this.clockService!
       const time = clock.time()
       if (time == null) throw new VillagerError('NOT_SYNCED', 503, `the time of ${this.town} is not known yet: waiting for a town peer`)
-      // the record, not only the clock, says whether this period's vote is cast: after a crash the
-      // saved time can be older than the record, and the town then tells us a period we acted in
-      const cast = record.lastVote
-      if (cast != null && cast.day === time.day && cast.period === time.period) {
-        void this.resubmitLastVote()
-        throw new VillagerError('ALREADY_VOTED', 409, `already acted in day ${time.day} ${time.period}; waiting for ${clock.awaitedNames().join(', ') || 'the others'}`)
-      }
       let vote
       try {
+        // the record, not only the clock, says whether this period's vote is cast: after a crash the
+        // saved time can be older than the record, and the town then tells us a period we acted in
+        const cast = record.lastVote
+        if (cast != null && cast.day === time.day && cast.period === time.period) {
+          void this.resubmitLastVote()
+          throw clock.alreadyActed()
+        }
         vote = await clock.prepareVote(action)
       } catch (err) {
         if (err instanceof ClockError) throw new VillagerError(err.code, 409, err.message)

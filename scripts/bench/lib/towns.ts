@@ -173,11 +173,6 @@ export function cpuMsSince (before: number[], after: number[]): number[] {
 }
 
 /**
- * Wait until the town's start-up work is over (DHT table refresh, the directory's
- * fast lookups, identify, mesh forming): until its processes together use less
- * than `maxCores` over a 2 s window, or `timeoutMs` passed. Returns the last window's cores.
- */
-/**
  * Write back every filesystem's dirty pages and wait for it (`sync`), so that what the
  * towns before left for the kernel to write (50 LevelDB data dirs after the barrier's
  * largest town) does not queue ahead of the synced writes measured next: the trades
@@ -190,6 +185,11 @@ export async function flushDisk (): Promise<number> {
   return nowMs() - t0
 }
 
+/**
+ * Wait until the town's start-up work is over (DHT table refresh, the directory's
+ * fast lookups, identify, mesh forming): until its processes together use less
+ * than `maxCores` over a 2 s window, or `timeoutMs` passed. Returns the last window's cores.
+ */
 export async function settle (town: Town, maxCores = Math.max(0.3, 0.04 * town.n), timeoutMs = 60_000): Promise<number> {
   const cpu = async (): Promise<number> => sum(await cpuMsByChild(town.children.filter(c => c.alive)))
   const deadline = nowMs() + timeoutMs

@@ -191,6 +191,12 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     await this.flush()
   }
 
+  /** The refusal of a second action in the current period. */
+  alreadyActed (): ClockError {
+    const state = this.requireState()
+    return new ClockError('ALREADY_VOTED', `already acted in day ${state.day} ${state.period}; waiting for ${this.awaitedNames().join(', ') || 'the others'}`)
+  }
+
   /**
    * Sign this villager's vote for the current period without applying it, so the
    * caller can make it durable together with the action's effects first.
@@ -198,7 +204,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   async prepareVote (action: PeriodAction): Promise<VoteStatement> {
     const state = this.requireState()
     if (!isMember(state, this.self)) throw new ClockError('NOT_A_MEMBER', `not yet a member of ${this.town}: joining at the next period boundary`)
-    if (state.votes[this.self] != null) throw new ClockError('ALREADY_VOTED', `already acted in day ${state.day} ${state.period}; waiting for ${this.awaitedNames().join(', ') || 'the others'}`)
+    if (state.votes[this.self] != null) throw this.alreadyActed()
     return sign<VoteStatement>(this.peer.privateKey, {
       kind: 'vote', town: this.town, day: state.day, period: state.period, voter: this.self, action, joins: joinsToBack(state)
     })
