@@ -51,6 +51,8 @@ export interface VariantResult {
   idleCores?: number
   join?: JoinResult
   formMs: number
+  /** From formed until the start-up work was over (settle), before the idle and barrier measurements. */
+  settleMs?: number
   error?: string
 }
 
@@ -81,10 +83,10 @@ async function measureTown (town: Town, kind: TownKind, variant: string, periods
   // both sides, every event loop saturated meanwhile): reported as "formed in", not cut short
   await waitFormed(town, formTimeoutMs(town.n))
   const formMs = nowMs() - formStarted
-  await settle(town)
+  const settled = await settle(town)
   // what the town costs while nobody acts: heartbeats, re-publishes, status notices, DHT lookups
   const idleCores = await idleCpu(town, o.idleMs)
-  o.log(`  ${variant} N=${town.n}: formed in ${(formMs / 1000).toFixed(1)} s; idle, the town uses ${idleCores.toFixed(2)} cores`)
+  o.log(`  ${variant} N=${town.n}: formed in ${(formMs / 1000).toFixed(1)} s; start-up settled ${(settled.ms / 1000).toFixed(0)} s later (${settled.why}, ${settled.cores.toFixed(2)} cores); idle, the town uses ${idleCores.toFixed(2)} cores`)
   const runs: BarrierRun[] = []
   let last: ProcessReport[] = []
   const cpuPerPeriod: number[] = []
@@ -101,6 +103,7 @@ async function measureTown (town: Town, kind: TownKind, variant: string, periods
   const result = summarize(kind, variant, town.n, runs, last, formMs)
   result.cpuMsPerPeriod = cpuPerPeriod.length > 0 ? median(cpuPerPeriod) : undefined
   result.idleCores = idleCores
+  result.settleMs = settled.ms
   return result
 }
 

@@ -2,19 +2,19 @@ import path from 'node:path'
 import { answerMs, cpuMsByChild, cpuMsSince, formTimeoutMs, settle, startMeshTown, waitFormed, stopTown } from './lib/towns.js'
 import { sum } from './lib/stats.js'
 import { sleep } from './lib/child.js'
-import { prepareBundles } from './lib/child.js'
+import { nodeArgsFrom, prepareBundles } from './lib/child.js'
 import { summarize, formatSummary } from './profile-summary.js'
 const n = Number(process.argv[2] ?? 10)
 const patch = process.argv[3] ?? ''
 await prepareBundles(['mesh-node.ts'])
-// BUNDLE=path: run another build's mesh-node bundle (A/B against this checkout)
-const town = await startMeshTown({ n, patch, verbose: process.env.VERBOSE === '1', perProcess: Number(process.env.PER_PROCESS ?? 1), bundle: process.env.BUNDLE, launchConcurrency: process.env.LAUNCH == null ? undefined : Number(process.env.LAUNCH) })
+// BUNDLE=path: run another build's mesh-node bundle (A/B against this checkout); NODE_ARGS: node flags for every process
+const town = await startMeshTown({ n, patch, verbose: process.env.VERBOSE === '1', perProcess: Number(process.env.PER_PROCESS ?? 1), nodeArgs: nodeArgsFrom(process.env.NODE_ARGS), bundle: process.env.BUNDLE, launchConcurrency: process.env.LAUNCH == null ? undefined : Number(process.env.LAUNCH) })
 const startedAt = Date.now()
 try {
   await waitFormed(town, formTimeoutMs(n))
   console.log(`formed ${((Date.now() - startedAt) / 1000).toFixed(0)} s after the processes were started`)
   // SETTLE=1: start measuring once the start-up work is over, as the barrier benchmark's idle figure does
-  if (process.env.SETTLE === '1') console.log(`settled at ${(await settle(town)).toFixed(2)} cores`)
+  if (process.env.SETTLE === '1') { const s = await settle(town); console.log(`settled at ${s.cores.toFixed(2)} cores after ${(s.ms / 1000).toFixed(0)} s (${s.why})`) }
   let prev: Record<string, number> = {}
   for (let w = 0; w < Number(process.env.WINDOWS ?? 4); w++) {
     const b = await cpuMsByChild(town.children)

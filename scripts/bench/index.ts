@@ -345,10 +345,10 @@ async function report (r: Results): Promise<string> {
       'to the moment every villager has advanced. "net p50" counts from the last vote\'s hand-over to the network',
       '(Meshtown: `submitVote`, after the durable write). Runs are consecutive batches of periods in the same town.',
       '"meshtown, K per process": the same town with K villager peers in each OS process (RSS is per process).', '')
-    L.push('| N | design | p50 | p99 | net p50 | periods/s | p50 vs long-poll | RSS/process | CPU ms/period (all processes) | idle town, CPU cores | formed in |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    L.push('| N | design | p50 | p99 | net p50 | periods/s | p50 vs long-poll | RSS/process | CPU ms/period (all processes) | idle town, CPU cores | formed in (+ start-up settled) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     for (const x of b) {
       const lp = get('baseline long-poll', x.n)
-      L.push(`| ${x.n} | ${x.variant}${x.error != null ? ` (failed: ${x.error.slice(0, 80)})` : ''} | ${ms(x.p50)} | ${ms(x.p99)} | ${ms(x.networkP50)} | ${fmtSpread(x.periodsPerSec)} | ${lp != null ? ratio(x.p50.median, lp.p50.median) : ''} | ${fmtSpread(x.rssMB, 'MB')} | ${x.cpuMsPerPeriod != null ? fmt(x.cpuMsPerPeriod) : 'n/a'} | ${x.idleCores != null ? fmt(x.idleCores) : 'n/a'} | ${fmt(x.formMs / 1000, 's')} |`)
+      L.push(`| ${x.n} | ${x.variant}${x.error != null ? ` (failed: ${x.error.slice(0, 80)})` : ''} | ${ms(x.p50)} | ${ms(x.p99)} | ${ms(x.networkP50)} | ${fmtSpread(x.periodsPerSec)} | ${lp != null ? ratio(x.p50.median, lp.p50.median) : ''} | ${fmtSpread(x.rssMB, 'MB')} | ${x.cpuMsPerPeriod != null ? fmt(x.cpuMsPerPeriod) : 'n/a'} | ${x.idleCores != null ? fmt(x.idleCores) : 'n/a'} | ${fmt(x.formMs / 1000, 's')}${x.settleMs != null ? ` (+${fmt(x.settleMs / 1000, 's')})` : ''} |`)
     }
     L.push('')
     const withJoin = b.filter(x => x.join != null && x.join.samples > 0)

@@ -21,7 +21,7 @@ try {
   await waitFormed(town, 300_000)
   console.log(`formed in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
   // as the barrier benchmark does: wait until the start-up work (DHT refresh, fast lookups) is over
-  if (process.env.NO_SETTLE == null) console.log(`settled: ${(await settle(town)).toFixed(2)} cores`)
+  if (process.env.NO_SETTLE == null) { const s = await settle(town); console.log(`settled: ${s.cores.toFixed(2)} cores after ${(s.ms / 1000).toFixed(0)} s (${s.why})`) }
   const g0 = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
   console.log(`v0 at formation: conns ${g0.peers[0].conns}, opened ${g0.peers[0].net.opened}, closed ${g0.peers[0].net.closed}`)
   await runPeriods(town, 3, 120_000)

@@ -6,7 +6,7 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import path from 'node:path'
 import { Child, sleep, stopAll, type ChildEvent } from './child.js'
 import { countsOf, nowMs, quantile, sum } from './stats.js'
@@ -185,23 +185,52 @@ export async function flushDisk (): Promise<number> {
   return nowMs() - t0
 }
 
+/** What `settle` saw: the last window's cores, how long it waited, and why it stopped. */
+export interface Settled {
+  cores: number
+  ms: number
+  why: 'quiet' | 'stopped falling' | 'timeout'
+}
+
 /**
  * Wait until the town's start-up work is over (DHT table refresh, the directory's
- * fast lookups, identify, mesh forming): until its processes together use less
- * than `maxCores` over a 2 s window, or `timeoutMs` passed. Returns the last window's cores.
+ * fast lookups, identify, catch-up, mesh forming): until its processes together use
+ * less than `maxCores` over a 2 s window, or their CPU has stopped falling
+ * (`stoppedFalling`: a town of 50 processes on 2 cores idles above any fixed bar)
+ * once `minFlatMs` have passed (a town of 25 held ~1.6 cores for 20 s before it fell
+ * to 0.6), or `timeoutMs` passed. The bar is at most half the machine's cores: at 0.04 cores
+ * per villager alone, a town of 50 on 2 cores counted as settled at once, and its
+ * barrier was measured while its start-up storm still ran (a town of 50 as two
+ * processes of 25 fell from 1.8 to 0.5 cores within a minute after that).
  */
-export async function settle (town: Town, maxCores = Math.max(0.3, 0.04 * town.n), timeoutMs = 60_000): Promise<number> {
+export async function settle (town: Town, maxCores = Math.min(Math.max(0.3, 0.04 * town.n), availableParallelism() / 2), timeoutMs = 60_000 + 2_400 * town.n, minFlatMs = 60_000): Promise<Settled> {
   const cpu = async (): Promise<number> => sum(await cpuMsByChild(town.children.filter(c => c.alive)))
-  const deadline = nowMs() + timeoutMs
-  let cores = Infinity
+  const t0 = nowMs()
+  const deadline = t0 + timeoutMs
+  const windows: number[] = []
   while (nowMs() < deadline) {
     const c0 = await cpu()
-    const t0 = nowMs()
+    const w0 = nowMs()
     await sleep(2_000)
-    cores = (await cpu() - c0) / (nowMs() - t0)
-    if (cores < maxCores) break
+    windows.push((await cpu() - c0) / (nowMs() - w0))
+    const cores = windows[windows.length - 1]!
+    if (cores < maxCores) return { cores, ms: nowMs() - t0, why: 'quiet' }
+    if (nowMs() - t0 >= minFlatMs && stoppedFalling(windows)) return { cores, ms: nowMs() - t0, why: 'stopped falling' }
   }
-  return cores
+  return { cores: windows[windows.length - 1] ?? NaN, ms: nowMs() - t0, why: 'timeout' }
+}
+
+/**
+ * Whether CPU samples of equal windows have stopped falling: the last `span` windows
+ * average at least `ratio` of the `span` before them. Windows of 2 s swing by a
+ * quarter in a busy town, so one window is not compared with one.
+ */
+export function stoppedFalling (windows: readonly number[], span = 5, ratio = 0.9): boolean {
+  if (windows.length < 2 * span) return false
+  const mean = (xs: readonly number[]): number => sum(xs) / xs.length
+  const last = mean(windows.slice(-span))
+  const before = mean(windows.slice(-2 * span, -span))
+  return last >= ratio * before
 }
 
 /**
