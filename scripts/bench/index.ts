@@ -344,7 +344,9 @@ async function report (r: Results): Promise<string> {
       'its villager acted; Meshtown includes the voter\'s synced LevelDB write, the baseline the coordinator\'s fdatasync)',
       'to the moment every villager has advanced. "net p50" counts from the last vote\'s hand-over to the network',
       '(Meshtown: `submitVote`, after the durable write). Runs are consecutive batches of periods in the same town.',
-      '"meshtown, K per process": the same town with K villager peers in each OS process (RSS is per process).', '')
+      '"meshtown, K per process": the same town with K villager peers in each OS process (RSS is per process).',
+      '"+ start-up settled": after the town formed, how long its start-up work (DHT, identify, catch-up) took to end, measured',
+      'as its CPU falling below half the machine\'s cores or no longer falling; the idle figure and the runs come after it.', '')
     L.push('| N | design | p50 | p99 | net p50 | periods/s | p50 vs long-poll | RSS/process | CPU ms/period (all processes) | idle town, CPU cores | formed in (+ start-up settled) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     for (const x of b) {
       const lp = get('baseline long-poll', x.n)
