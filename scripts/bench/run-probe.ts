@@ -1,4 +1,6 @@
 import path from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { sum } from './lib/stats.js'
 import { startMeshTown, waitFormed, stopTown, runPeriods, settle } from './lib/towns.js'
 import { nodeArgsFrom, prepareBundles } from './lib/child.js'
 import { summarize, formatSummary } from './profile-summary.js'
@@ -33,6 +35,13 @@ try {
   if (one != null) await town.children[0]!.ask({ cmd: 'prof-start' }, 'prof-started', 30000)
   const { cpuMsByChild, cpuMsSince } = await import('./lib/towns.js')
   const cpu0 = await cpuMsByChild([town.infra, ...town.children])
+  // how often each villager process's main thread slept and woke (voluntary switches), and was pushed off a core
+  const switches = async (): Promise<Array<{ voluntary: number, involuntary: number }>> => Promise.all(town.children.map(async c => {
+    const status = await readFile(`/proc/${c.pid}/task/${c.pid}/status`, 'utf8').catch(() => '')
+    const field = (name: string): number => Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(status)?.[1] ?? NaN)
+    return { voluntary: field('voluntary_ctxt_switches'), involuntary: field('nonvoluntary_ctxt_switches') }
+  }))
+  const sw0 = await switches()
   const split0 = await Promise.all(town.children.map(async c => (await c.ask({ cmd: 'mem' }, 'mem', 30000)).cpu as { user: number, system: number }))
   // PACE=ms: agents think this long before acting, so that a profile is not of processes waiting for a CPU
   const { run, reports } = await runPeriods(town, periods, 300_000, Number(process.env.PACE ?? 0), prof)
@@ -41,6 +50,11 @@ try {
   const userMs = split1.reduce((t, c, i) => t + c.user - split0[i]!.user, 0) / 1000
   const systemMs = split1.reduce((t, c, i) => t + c.system - split0[i]!.system, 0) / 1000
   console.log(`villagers' CPU per period: user ${(userMs / run.periods).toFixed(1)} ms, system (kernel) ${(systemMs / run.periods).toFixed(1)} ms`)
+  const sw1 = await switches()
+  const wakeups = sum(sw1.map((x, i) => x.voluntary - sw0[i]!.voluntary))
+  const preempted = sum(sw1.map((x, i) => x.involuntary - sw0[i]!.involuntary))
+  const villagerCpuMs = sum(perChild.slice(1))
+  console.log(`villager processes' main threads per period: ${(wakeups / run.periods).toFixed(1)} wake-ups, ${(preempted / run.periods).toFixed(1)} preemptions (all processes); CPU per wake-up ${(1000 * villagerCpuMs / Math.max(1, wakeups)).toFixed(0)} us`)
   console.log(`CPU ms per period by process: bootstrap ${(perChild[0]! / run.periods).toFixed(1)}, villagers ${perChild.slice(1).map(ms => (ms / run.periods).toFixed(1)).join(' ')}`)
   if (one != null) {
     const { mkdir } = await import('node:fs/promises')
