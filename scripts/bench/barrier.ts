@@ -8,7 +8,7 @@ import path from 'node:path'
 import { Child, sleep } from './lib/child.js'
 import { median, nowMs, quantile, spread, sum, type Spread } from './lib/stats.js'
 import {
-  answerMs, cpuMsByChild, formTimeoutMs, currentIndex, runPeriods, settle, spawnBaselineVillager, spawnMeshVillagers, startBaselineTown, startMeshTown, stopTown, waitFormed,
+  answerMs, cpuMsByChild, formTimeoutMs, currentIndex, runPeriods, settle, warmUp, spawnBaselineVillager, spawnMeshVillagers, startBaselineTown, startMeshTown, stopTown, waitFormed,
   type BarrierRun, type ProcessReport, type Town, type TownKind
 } from './lib/towns.js'
 
@@ -29,6 +29,8 @@ export interface BarrierOptions {
   joinPaceMs: number
   /** How long the idle town's CPU is measured. */
   idleMs: number
+  /** How long each town runs periods, unmeasured, before its measured runs (both designs alike). */
+  warmMs: number
   profileDir?: string
   profileSize?: number
   log: (line: string) => void
@@ -87,6 +89,11 @@ async function measureTown (town: Town, kind: TownKind, variant: string, periods
   // what the town costs while nobody acts: heartbeats, re-publishes, status notices, DHT lookups
   const idleCores = await idleCpu(town, o.idleMs)
   o.log(`  ${variant} N=${town.n}: formed in ${(formMs / 1000).toFixed(1)} s; start-up settled ${(settled.ms / 1000).toFixed(0)} s later (${settled.why}, ${settled.cores.toFixed(2)} cores); idle, the town uses ${idleCores.toFixed(2)} cores`)
+  if (o.warmMs > 0) {
+    const warm0 = nowMs()
+    const warmed = await warmUp(town, o.warmMs, kind === 'baseline-poll' ? 3_000 : 2_000 + 60 * town.n)
+    o.log(`  ${variant} N=${town.n}: warmed up, ${warmed} periods in ${((nowMs() - warm0) / 1000).toFixed(0)} s, not measured`)
+  }
   const runs: BarrierRun[] = []
   let last: ProcessReport[] = []
   const cpuPerPeriod: number[] = []

@@ -34,6 +34,7 @@ const HELP = `npm run bench [-- options]
   --only LIST              comma-separated: ${BENCHES.join(',')} (default: all)
   --sizes LIST             barrier town sizes (default 5,10,25,50; quick 5,10)
   --periods N              periods per barrier run (default 30; quick 15)
+  --warmup S               seconds each barrier town runs periods, unmeasured, before its runs (default 20; quick 5)
   --poll-periods N         periods per run for the 1 s polling baseline (default 10; quick 5)
   --runs N                 repeated runs per figure (default 3; quick 2)
   --patch LIST             Meshtown barrier variants measured at every size, from scripts/bench/lib/patches.ts;
@@ -152,7 +153,7 @@ async function main (): Promise<void> {
   if (only.has('barrier')) {
     results.barrier = await timed('barrier', async () => benchBarrier({
       sizes: o.sizes, periods: o.periods, pollPeriods: o.pollPeriods, runs: o.runs, patches: o.patches, smallPatches: o.smallPatches, joins: o.joins, packed: o.packed,
-      joinPaceMs: 200, idleMs: quick ? 5_000 : 10_000, profileDir: profileDir == null ? undefined : path.join(profileDir, 'barrier'), log
+      joinPaceMs: 200, idleMs: quick ? 5_000 : 10_000, warmMs: num('warmup', 20, 5) * 1000, profileDir: profileDir == null ? undefined : path.join(profileDir, 'barrier'), log
     }))
   }
   if (only.has('trades')) {

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { readFile } from 'node:fs/promises'
 import { sum } from './lib/stats.js'
-import { startMeshTown, waitFormed, stopTown, runPeriods, settle } from './lib/towns.js'
+import { startMeshTown, waitFormed, stopTown, runPeriods, settle, warmUp } from './lib/towns.js'
 import { nodeArgsFrom, prepareBundles } from './lib/child.js'
 import { summarize, formatSummary } from './profile-summary.js'
 const n = Number(process.argv[2] ?? 10)
@@ -27,6 +27,8 @@ try {
   const g0 = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
   console.log(`v0 at formation: conns ${g0.peers[0].conns}, opened ${g0.peers[0].net.opened}, closed ${g0.peers[0].net.closed}`)
   await runPeriods(town, 3, 120_000)
+  // WARM_MS: run periods unmeasured first, as the barrier benchmark does (--warmup)
+  if (process.env.WARM_MS != null) console.log(`warmed up: ${await warmUp(town, Number(process.env.WARM_MS), 5_000)} periods`)
   const s0 = await stats()
   const prof = process.env.PROF != null ? path.resolve('.scratch/prof') : undefined
   if (prof != null) { const { mkdir } = await import('node:fs/promises'); await mkdir(prof, { recursive: true }) }
