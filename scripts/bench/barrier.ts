@@ -8,7 +8,7 @@ import path from 'node:path'
 import { Child, sleep } from './lib/child.js'
 import { median, nowMs, quantile, spread, sum, type Spread } from './lib/stats.js'
 import {
-  answerMs, cpuMsByChild, formTimeoutMs, currentIndex, runPeriods, settle, warmUp, spawnBaselineVillager, spawnMeshVillagers, startBaselineTown, startMeshTown, stopTown, waitFormed,
+  answerMs, cpuMsByChild, formTimeoutMs, currentIndex, runPeriods, settle, describeSettled, warmUp, spawnBaselineVillager, spawnMeshVillagers, startBaselineTown, startMeshTown, stopTown, waitFormed,
   type BarrierRun, type ProcessReport, type Town, type TownKind
 } from './lib/towns.js'
 
@@ -86,12 +86,14 @@ async function measureTown (town: Town, kind: TownKind, variant: string, periods
   await waitFormed(town, formTimeoutMs(town.n))
   const formMs = nowMs() - formStarted
   const settled = await settle(town)
+  // how long a period may take before a run gives up on it
+  const periodMs = kind === 'baseline-poll' ? 3_000 : 2_000 + 60 * town.n
   // what the town costs while nobody acts: heartbeats, re-publishes, status notices, DHT lookups
   const idleCores = await idleCpu(town, o.idleMs)
-  o.log(`  ${variant} N=${town.n}: formed in ${(formMs / 1000).toFixed(1)} s; start-up settled ${(settled.ms / 1000).toFixed(0)} s later (${settled.why}, ${settled.cores.toFixed(2)} cores); idle, the town uses ${idleCores.toFixed(2)} cores`)
+  o.log(`  ${variant} N=${town.n}: formed in ${(formMs / 1000).toFixed(1)} s; start-up settled at ${describeSettled(settled)}; idle, the town uses ${idleCores.toFixed(2)} cores`)
   if (o.warmMs > 0) {
     const warm0 = nowMs()
-    const warmed = await warmUp(town, o.warmMs, kind === 'baseline-poll' ? 3_000 : 2_000 + 60 * town.n)
+    const warmed = await warmUp(town, o.warmMs, periodMs)
     o.log(`  ${variant} N=${town.n}: warmed up, ${warmed} periods in ${((nowMs() - warm0) / 1000).toFixed(0)} s, not measured`)
   }
   const runs: BarrierRun[] = []
@@ -100,7 +102,7 @@ async function measureTown (town: Town, kind: TownKind, variant: string, periods
   for (let r = 0; r < o.runs; r++) {
     const profile = o.profileDir != null && r === o.runs - 1 && town.n === (o.profileSize ?? Math.max(...o.sizes)) && kind === 'meshtown' ? path.join(o.profileDir, variant.replace(/[^a-z0-9]+/gi, '-')) : undefined
     if (profile != null) { const { mkdir } = await import('node:fs/promises'); await mkdir(profile, { recursive: true }) }
-    const timeout = Math.max(60_000, periods * (kind === 'baseline-poll' ? 3_000 : 2_000 + 60 * town.n))
+    const timeout = Math.max(60_000, periods * periodMs)
     const { run, reports } = await runPeriods(town, periods, timeout, 0, profile)
     runs.push(run)
     if (run.cpuMs != null && run.periods > 0) cpuPerPeriod.push(run.cpuMs / run.periods)

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { answerMs, cpuMsByChild, cpuMsSince, formTimeoutMs, settle, startMeshTown, waitFormed, stopTown } from './lib/towns.js'
+import { answerMs, cpuMsByChild, cpuMsSince, formTimeoutMs, settle, describeSettled, startMeshTown, waitFormed, stopTown } from './lib/towns.js'
 import { sum } from './lib/stats.js'
 import { sleep } from './lib/child.js'
 import { nodeArgsFrom, prepareBundles } from './lib/child.js'
@@ -14,7 +14,7 @@ try {
   await waitFormed(town, formTimeoutMs(n))
   console.log(`formed ${((Date.now() - startedAt) / 1000).toFixed(0)} s after the processes were started`)
   // SETTLE=1: start measuring once the start-up work is over, as the barrier benchmark's idle figure does
-  if (process.env.SETTLE === '1') { const s = await settle(town); console.log(`settled at ${s.cores.toFixed(2)} cores after ${(s.ms / 1000).toFixed(0)} s (${s.why})`) }
+  if (process.env.SETTLE === '1') console.log(`settled at ${describeSettled(await settle(town))}`)
   let prev: Record<string, number> = {}
   for (let w = 0; w < Number(process.env.WINDOWS ?? 4); w++) {
     const b = await cpuMsByChild(town.children)

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { readFile } from 'node:fs/promises'
 import { sum } from './lib/stats.js'
-import { startMeshTown, waitFormed, stopTown, runPeriods, settle, warmUp } from './lib/towns.js'
+import { cpuMsByChild, cpuMsSince, describeSettled, startMeshTown, waitFormed, stopTown, runPeriods, settle, warmUp } from './lib/towns.js'
 import { nodeArgsFrom, prepareBundles } from './lib/child.js'
 import { summarize, formatSummary } from './profile-summary.js'
 const n = Number(process.argv[2] ?? 10)
@@ -23,7 +23,7 @@ try {
   await waitFormed(town, 300_000)
   console.log(`formed in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
   // as the barrier benchmark does: wait until the start-up work (DHT refresh, fast lookups) is over
-  if (process.env.NO_SETTLE == null) { const s = await settle(town); console.log(`settled: ${s.cores.toFixed(2)} cores after ${(s.ms / 1000).toFixed(0)} s (${s.why})`) }
+  if (process.env.NO_SETTLE == null) console.log(`settled at ${describeSettled(await settle(town))}`)
   const g0 = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
   console.log(`v0 at formation: conns ${g0.peers[0].conns}, opened ${g0.peers[0].net.opened}, closed ${g0.peers[0].net.closed}`)
   await runPeriods(town, 3, 120_000)
@@ -35,7 +35,6 @@ try {
   // PROF_ONE=1: profile only the first villager, so that the profiler's own cost does not slow the whole town
   const one = process.env.PROF_ONE != null ? path.resolve('.scratch/prof-one') : undefined
   if (one != null) await town.children[0]!.ask({ cmd: 'prof-start' }, 'prof-started', 30000)
-  const { cpuMsByChild, cpuMsSince } = await import('./lib/towns.js')
   const cpu0 = await cpuMsByChild([town.infra, ...town.children])
   // how often each villager process's main thread slept and woke (voluntary switches), and was pushed off a core
   const switches = async (): Promise<Array<{ voluntary: number, involuntary: number }>> => Promise.all(town.children.map(async c => {

@@ -8,7 +8,7 @@
  * long-polling their event feed.
  */
 import { nowMs, quantile, spread, type Spread } from './lib/stats.js'
-import { flushDisk, settle, startBaselineTown, startMeshTown, stopTown, waitFormed, type Town, type TownKind } from './lib/towns.js'
+import { describeSettled, flushDisk, settle, startBaselineTown, startMeshTown, stopTown, waitFormed, type Town, type TownKind } from './lib/towns.js'
 
 export interface TradeOptions {
   villagers: number[]
@@ -79,7 +79,7 @@ export async function benchTrades (o: TradeOptions): Promise<TradeResult[]> {
         await waitFormed(town, 120_000 + 4_000 * n)
         const settled = await settle(town)
         const flushMs = await flushDisk()
-        o.log(`  ${variant}, ${n} villagers: formed; start-up settled (${settled.cores.toFixed(2)} cores after ${(settled.ms / 1000).toFixed(0)} s, ${settled.why}); disk flushed in ${flushMs.toFixed(0)} ms`)
+        o.log(`  ${variant}, ${n} villagers: formed; start-up settled at ${describeSettled(settled)}; disk flushed in ${flushMs.toFixed(0)} ms`)
         await Promise.all(town.children.map(async c => c.ask({ cmd: 'endow', coins: 1_000_000, seed: 100_000 }, 'endowed', 30_000)))
         if (kind !== 'meshtown') await Promise.all(town.children.map(async c => c.ask({ cmd: 'events' }, 'listening', 30_000)))
         // warm up: the first trade opens the streams

@@ -53,7 +53,8 @@ export const DRIVER_DEFAULTS = {
   pollIntervalMs: 250,
   // the town evicts a member silent for 30 s by default
   turnDeadlineMs: 20_000,
-  fallbackDeadlineMs: 8_000
+  fallbackDeadlineMs: 8_000,
+  minMembers: 1
 } as const
 
 const NOT_A_MEMBER_YET = 'the villager is not a member of the town yet: it joins at the next period boundary'
@@ -160,7 +161,7 @@ class VillagerAgentDriver {
     this.pollIntervalMs = o.pollIntervalMs ?? DRIVER_DEFAULTS.pollIntervalMs
     this.turnDeadlineMs = o.turnDeadlineMs ?? DRIVER_DEFAULTS.turnDeadlineMs
     this.fallbackDeadlineMs = o.fallbackDeadlineMs ?? DRIVER_DEFAULTS.fallbackDeadlineMs
-    this.minMembers = o.minMembers ?? 1
+    this.minMembers = o.minMembers ?? DRIVER_DEFAULTS.minMembers
     this.onTurn = o.onTurn
   }
 

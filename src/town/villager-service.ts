@@ -12,7 +12,7 @@ import { findMerchant, merchantClient, waitForMerchant, type OrderResult, type P
 import { RemoteError, WireError, decodeJson, encodeJson } from '../protocols/wire.js'
 import { LIMITS } from './constants.js'
 import {
-  applyPeriodAction, buyFromMerchant, createVillager, eat, endOfDay, ITEMS, OCCUPATIONS, sellToMerchant,
+  applyPeriodAction, buyFromMerchant, comparePeriods, createVillager, eat, endOfDay, ITEMS, OCCUPATIONS, sellToMerchant,
   type Item, type PeriodAction, type RuleEffect, type TownTime, type VillagerProfile, type VillagerState
 } from './rules.js'
 
@@ -181,7 +181,7 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
         // the record, not only the clock, says whether this period's vote is cast: after a crash the
         // saved time can be older than the record, and the town then tells us a period we acted in
         const cast = record.lastVote
-        if (cast != null && cast.day === time.day && cast.period === time.period) {
+        if (cast != null && comparePeriods(cast, time) === 0) {
           void this.resubmitLastVote()
           throw clock.alreadyActed()
         }
@@ -345,7 +345,7 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
     const clock = this.clockService
     const state = clock?.state
     if (vote == null || clock == null || state == null) return
-    if (state.day !== vote.day || state.period !== vote.period || state.votes[vote.voter] != null) return
+    if (comparePeriods(state, vote) !== 0 || state.votes[vote.voter] != null) return
     await clock.submitVote(vote).catch((err: Error) => { this.peer.log.warn(`cannot publish our vote of day ${vote.day} ${vote.period} again: ${err.message}`) })
   }
 

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import path from 'node:path'
 import { Child, sleep, stopAll, type ChildEvent } from './child.js'
-import { countsOf, nowMs, quantile, sum } from './stats.js'
+import { countsOf, mean, nowMs, quantile, sum } from './stats.js'
 
 export type TownKind = 'meshtown' | 'baseline-poll' | 'baseline-longpoll'
 
@@ -220,6 +220,11 @@ export async function settle (town: Town, maxCores = Math.min(Math.max(0.3, 0.04
   return { cores: windows[windows.length - 1] ?? NaN, ms: nowMs() - t0, why: 'timeout' }
 }
 
+/** For a log line: "0.60 cores after 44 s (quiet)". */
+export function describeSettled (s: Settled): string {
+  return `${s.cores.toFixed(2)} cores after ${(s.ms / 1000).toFixed(0)} s (${s.why})`
+}
+
 /**
  * Whether CPU samples of equal windows have stopped falling: the last `span` windows
  * average at least `ratio` of the `span` before them. Windows of 2 s swing by a
@@ -227,7 +232,6 @@ export async function settle (town: Town, maxCores = Math.min(Math.max(0.3, 0.04
  */
 export function stoppedFalling (windows: readonly number[], span = 5, ratio = 0.9): boolean {
   if (windows.length < 2 * span) return false
-  const mean = (xs: readonly number[]): number => sum(xs) / xs.length
   const last = mean(windows.slice(-span))
   const before = mean(windows.slice(-2 * span, -span))
   return last >= ratio * before

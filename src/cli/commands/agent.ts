@@ -26,7 +26,7 @@ export function addAgentOptions (cmd: Command, { defaultKind = 'heuristic' as Ag
     .option('--seed <seed>', 'seed of the heuristic (as agent and as fallback): the same seed plays the same way', '0')
     .option('--poll-interval <ms>', 'how often the control API is asked for something to decide', parsePositiveInt, DRIVER_DEFAULTS.pollIntervalMs)
     .option('--turn-deadline <ms>', 'the agent\'s time for one turn before the heuristic plays it (keep it under the town\'s --evict-after)', parsePositiveInt, DRIVER_DEFAULTS.turnDeadlineMs)
-    .option('--min-members <n>', 'in a new town, wait for this many villagers before playing day 1 (alone, a villager is the whole town and plays on)', parsePositiveInt, 1)
+    .option('--min-members <n>', 'in a new town, wait for this many villagers before playing day 1 (alone, a villager is the whole town and plays on)', parsePositiveInt, DRIVER_DEFAULTS.minMembers)
 }
 
 /**
