@@ -93,10 +93,17 @@ async function main (): Promise<void> {
   const quick = args.quick === 'true'
   const only = new Set<Bench>((args.only ?? BENCHES.join(',')).split(',').map(s => s.trim()) as Bench[])
   for (const b of only) if (!BENCHES.includes(b)) throw new Error(`unknown benchmark ${b} (one of ${BENCHES.join(', ')})`)
-  const num = (k: string, full: number, q: number): number => args[k] != null ? Number(args[k]) : quick ? q : full
+  const num = (k: string, full: number, q: number): number => {
+    if (args[k] == null) return quick ? q : full
+    const v = Number(args[k])
+    // a figure run with NaN periods or warm-up would be measured wrong, not refused
+    if (args[k] === '' || !Number.isFinite(v) || v < 0) throw new Error(`--${k} takes a number >= 0, got "${args[k]}"`)
+    return v
+  }
   const o = {
     sizes: list(args.sizes ?? (quick ? '5,10' : '5,10,25,50')),
     periods: num('periods', 30, 15),
+    warmMs: num('warmup', 20, 5) * 1000,
     pollPeriods: num('poll-periods', 10, 5),
     runs: num('runs', 3, 2),
     patches: (args.patch ?? 'none').split(',').filter(p => p !== '' && p !== 'none').map(p => p.replaceAll('+', ',')),
@@ -153,7 +160,7 @@ async function main (): Promise<void> {
   if (only.has('barrier')) {
     results.barrier = await timed('barrier', async () => benchBarrier({
       sizes: o.sizes, periods: o.periods, pollPeriods: o.pollPeriods, runs: o.runs, patches: o.patches, smallPatches: o.smallPatches, joins: o.joins, packed: o.packed,
-      joinPaceMs: 200, idleMs: quick ? 5_000 : 10_000, warmMs: num('warmup', 20, 5) * 1000, profileDir: profileDir == null ? undefined : path.join(profileDir, 'barrier'), log
+      joinPaceMs: 200, idleMs: quick ? 5_000 : 10_000, warmMs: o.warmMs, profileDir: profileDir == null ? undefined : path.join(profileDir, 'barrier'), log
     }))
   }
   if (only.has('trades')) {

@@ -1,0 +1,28 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { expect } from 'chai'
+
+// npm run bench: a bad number is refused before anything runs or is written
+describe('npm run bench: bad options', function () {
+  this.timeout(60_000)
+  let dir: string
+  beforeEach(async () => { dir = await mkdtemp(path.join(tmpdir(), 'meshtown-bench-cli-')) })
+  afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  const run = async (args: string[]): Promise<{ code: number, stderr: string }> => new Promise(resolve => {
+    execFile('npx', ['tsx', 'scripts/bench/index.ts', ...args, '--out', path.join(dir, 'r.json'), '--md', path.join(dir, 'B.md')], (err, _stdout, stderr) => {
+      resolve({ code: err == null ? 0 : (err as any).code ?? -1, stderr })
+    })
+  })
+
+  for (const [flag, value] of [['--warmup', 'abc'], ['--periods', '-3'], ['--runs', '']]) {
+    it(`${flag} ${JSON.stringify(value)} is refused`, async () => {
+      const r = await run([flag!, value!, '--only', 'barrier'])
+      expect(r.code).to.equal(1)
+      expect(r.stderr).to.include(`${flag} takes a number >= 0, got "${value}"`)
+      expect(await readdir(dir)).to.deep.equal([])
+    })
+  }
+})
