@@ -25,4 +25,13 @@ describe('npm run bench: bad options', function () {
       expect(await readdir(dir)).to.deep.equal([])
     })
   }
+
+  for (const [flag, value] of [['--sizes', '5,x'], ['--trade-concurrency', '1,0']]) {
+    it(`${flag} ${JSON.stringify(value)} is refused, not read as part of the list`, async () => {
+      const r = await run([flag!, value!, '--only', 'barrier'])
+      expect(r.code).to.equal(1)
+      expect(r.stderr).to.include(`${flag} takes whole numbers > 0, comma-separated, got "${value}"`)
+      expect(await readdir(dir)).to.deep.equal([])
+    })
+  }
 })

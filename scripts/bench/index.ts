@@ -75,7 +75,11 @@ function parse (argv: string[]): Record<string, string> {
   return out
 }
 
-const list = (s: string): number[] => s.split(',').map(Number).filter(n => Number.isFinite(n) && n > 0)
+const list = (s: string, flag: string): number[] => s.split(',').map(part => {
+  const n = Number(part)
+  if (part.trim() === '' || !Number.isInteger(n) || n <= 0) throw new Error(`--${flag} takes whole numbers > 0, comma-separated, got "${s}"`)
+  return n
+})
 
 async function main (): Promise<void> {
   const major = Number(process.versions.node.split('.')[0])
@@ -101,7 +105,7 @@ async function main (): Promise<void> {
     return v
   }
   const o = {
-    sizes: list(args.sizes ?? (quick ? '5,10' : '5,10,25,50')),
+    sizes: list(args.sizes ?? (quick ? '5,10' : '5,10,25,50'), 'sizes'),
     periods: num('periods', 30, 15),
     warmMs: num('warmup', 20, 5) * 1000,
     pollPeriods: num('poll-periods', 10, 5),
@@ -115,8 +119,8 @@ async function main (): Promise<void> {
       if (!Number.isInteger(n) || !Number.isInteger(k) || n! < 2 || k! < 2) throw new Error(`--packed takes N:K pairs (a town of N, K peers per process), got "${p}"`)
       return [n, k] as [number, number]
     }),
-    tradeVillagers: list(args['trade-villagers'] ?? '2,10'),
-    tradeConcurrency: list(args['trade-concurrency'] ?? (quick ? '1,16' : '1,16,64')),
+    tradeVillagers: list(args['trade-villagers'] ?? '2,10', 'trade-villagers'),
+    tradeConcurrency: list(args['trade-concurrency'] ?? (quick ? '1,16' : '1,16,64'), 'trade-concurrency'),
     tradeSeconds: num('trade-seconds', 10, 4),
     tradePatches: (args['trade-patch'] ?? 'none').split(',').filter(p => p !== '' && p !== 'none'),
     roomAgents: num('room-agents', 10, 10),
