@@ -242,6 +242,30 @@ describe('atomic trades between villagers (real peers)', function () {
     expect(bob.trades.find(t.id).status).to.equal('committed')
   })
 
+  it('an initiator restarted with a proposal out settles it by its own expiry while the counterparty is unreachable', async () => {
+    const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 2, unitPrice: 2, expiresInMs: 3_000 })
+    await waitFor(() => bob.trades.received().length === 1 && alice.trades.find(t.id).delivered, 10_000, 'bob holds the proposal')
+    await bob.trades.accept(t.id)
+    await waitFor(() => alice.trades.find(t.id).status === 'accepted', 10_000, 'accepted')
+    // bob shuts alice out before she restarts: her restart cannot ask him whether he accepted
+    await bob.peer.block(alice.peer.peerId)
+    // and the crash takes her record of his accept (not synced on its own)
+    const proposed = { ...alice.trades.find(t.id), status: 'proposed', delivered: true }
+    const dataDir = alice.dataDir
+    await town.stopVillager(alice)
+    const ds = await openDatastore(dataDir)
+    await ds.put(new Key(`/meshtown/trades/${proposed.initiator}/${proposed.id}`), new TextEncoder().encode(JSON.stringify(proposed)))
+    await ds.close()
+    alice = await town.addVillager('alice', 'farmer', dataDir)
+    expect(alice.trades.find(t.id)).to.include({ status: 'proposed', delivered: true })
+    // once expired on her clock, she never confirms it, so nothing is left to learn from bob: settled without him
+    await waitFor(() => alice.trades.find(t.id).status === 'expired' && alice.trades.find(t.id).delivered, 15_000,
+      () => `alice settles the expired trade alone: ${JSON.stringify(alice.trades.find(t.id))}`)
+    await waitFor(() => bob.trades.find(t.id).status === 'expired' && bob.trades.find(t.id).delivered, 15_000, 'bob expires his side')
+    expect(bob.trades.find(t.id).escrow, 'bob\'s reservation released').to.equal(null)
+    bob.peer.unblock(alice.peer.peerId)
+  })
+
   it('an initiator that lost the counterparty\'s commit in a crash confirms again when it restarts', async () => {
     const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 4, unitPrice: 2 })
     await waitFor(() => bob.trades.received().length === 1, 10_000, 'received')

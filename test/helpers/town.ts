@@ -1,3 +1,4 @@
+import type { Logger } from '../../src/node/logger.js'
 import type { MeshPeer } from '../../src/node/peer.js'
 import { createMerchant, type MerchantService } from '../../src/protocols/merchant/index.js'
 import type { Occupation, TownTime } from '../../src/town/rules.js'
@@ -24,6 +25,8 @@ export interface TownOptions {
   evictAfterMs?: number
   republishIntervalMs?: number
   settleIntervalMs?: number
+  /** Each villager's logger, by name (default: silent). */
+  logger?: (name: string) => Logger
 }
 
 /**
@@ -55,7 +58,7 @@ export class TestTown {
 
   async addVillager (name: string, occupation: Occupation, dataDir?: string, clock: Pick<TownOptions, 'republishIntervalMs'> = {}): Promise<TestVillager> {
     const dir = dataDir ?? await this.pool.dir()
-    const peer = await this.pool.create({ dataDir: dir, town: this.town, bootstrap: [this.bootstrapAddr] })
+    const peer = await this.pool.create({ dataDir: dir, town: this.town, bootstrap: [this.bootstrapAddr], logger: this.options.logger?.(name) })
     const node = await startVillagerNode(peer, {
       town: this.town,
       evictAfterMs: this.options.evictAfterMs,

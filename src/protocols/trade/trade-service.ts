@@ -311,7 +311,9 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
       await this.apply(key, (v, t) => expire(v, t, this.now()))
       trade = this.trades.get(key)!
     }
-    const op = nextMessage(trade) ?? (this.recheck.has(key) ? 'status' : undefined)
+    // asked only while still proposed: once it has expired (or was cancelled) here, we never confirm,
+    // so nothing the counterparty says could change our side, and it expires its own by its clock
+    const op = nextMessage(trade) ?? (this.recheck.has(key) && trade.status === 'proposed' ? 'status' : undefined)
     if (op == null) {
       await first?.written
       if (!trade.delivered && !isOpen(trade)) await this.markDelivered(key)
