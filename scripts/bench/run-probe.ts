@@ -1,4 +1,6 @@
 import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import { readFile } from 'node:fs/promises'
 import { sum } from './lib/stats.js'
 import { cpuMsByChild, cpuMsSince, describeSettled, startMeshTown, waitFormed, stopTown, runPeriods, settle, warmUp } from './lib/towns.js'
@@ -22,6 +24,13 @@ try {
   const t0 = Date.now()
   await waitFormed(town, 300_000)
   console.log(`formed in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
+  // PIN=1: each villager process (every thread) held to one core, taken in turn, so that the kernel cannot
+  // place a woken process on the core of the one that woke it (measures what that placement costs a period)
+  if (process.env.PIN === '1') {
+    const cores = availableParallelism()
+    town.children.forEach((c, i) => { execFileSync('taskset', ['-a', '-p', '-c', String(i % cores), String(c.pid)], { stdio: 'ignore' }) })
+    console.log(`pinned ${town.children.length} villager processes over ${cores} cores`)
+  }
   // as the barrier benchmark does: wait until the start-up work (DHT refresh, fast lookups) is over
   if (process.env.NO_SETTLE == null) console.log(`settled at ${describeSettled(await settle(town))}`)
   const g0 = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
