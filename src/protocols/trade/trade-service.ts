@@ -313,7 +313,8 @@ export class TradeService extends TypedEventEmitter<TradeEvents> implements Star
     }
     // asked only while still proposed: once it has expired (or was cancelled) here, we never confirm,
     // so nothing the counterparty says could change our side, and it expires its own by its clock
-    const op = nextMessage(trade) ?? (this.recheck.has(key) && trade.status === 'proposed' ? 'status' : undefined)
+    if (trade.status !== 'proposed') this.recheck.delete(key)
+    const op = nextMessage(trade) ?? (this.recheck.has(key) ? 'status' : undefined)
     if (op == null) {
       await first?.written
       if (!trade.delivered && !isOpen(trade)) await this.markDelivered(key)
