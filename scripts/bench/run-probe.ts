@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { readFile } from 'node:fs/promises'
 import { sum } from './lib/stats.js'
@@ -12,6 +12,7 @@ const periods = Number(process.env.PERIODS ?? 20)
 await prepareBundles(['mesh-node.ts'])
 // NODE_ARGS: node flags for every process of the town (e.g. heap settings), space-separated
 // BUNDLE: another build's dist/bench/mesh-node.mjs (run alternately with this checkout's to compare)
+const pollution: ChildProcess[] = []
 const town = await startMeshTown({ n, patch, perProcess: Number(process.env.PER_PROCESS ?? 1), nodeArgs: nodeArgsFrom(process.env.NODE_ARGS), bundle: process.env.BUNDLE })
 const stats = async (): Promise<Record<string, number>> => {
   const g = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
@@ -35,6 +36,12 @@ try {
   if (process.env.NO_SETTLE == null) console.log(`settled at ${describeSettled(await settle(town))}`)
   const g0 = await town.children[0]!.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)
   console.log(`v0 at formation: conns ${g0.peers[0].conns}, opened ${g0.peers[0].net.opened}, closed ${g0.peers[0].net.closed}`)
+  // POLLUTERS=K: K more processes share the cores, each waking every 30 ms to read 1 MB of its own 32 MB
+  // (cache-polluter.mjs; ~1.5 % of a core each): little CPU, but what the villagers had in the caches is gone
+  // more often. Their CPU is not counted; a villager's CPU per period that grows with them is cache misses.
+  const polluters = Number(process.env.POLLUTERS ?? 0)
+  for (let i = 0; i < polluters; i++) pollution.push(spawn(process.execPath, [path.join(import.meta.dirname, 'cache-polluter.mjs'), '32', '1', '30'], { stdio: 'ignore' }))
+  if (polluters > 0) console.log(`${polluters} cache polluters running`)
   await runPeriods(town, 3, 120_000)
   // WARM_MS: run periods unmeasured first, as the barrier benchmark does (--warmup)
   if (process.env.WARM_MS != null) console.log(`warmed up: ${await warmUp(town, Number(process.env.WARM_MS), 5_000)} periods`)
@@ -96,4 +103,7 @@ try {
     const files = readdirSync(prof).filter(f => f.endsWith('.cpuprofile')).map(f => path.join(prof, f))
     console.log(formatSummary(await summarize(files, 30), 25))
   }
-} finally { await stopTown(town) }
+} finally {
+  for (const p of pollution) p.kill()
+  await stopTown(town)
+}
