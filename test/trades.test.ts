@@ -34,6 +34,20 @@ describe('atomic trades between villagers (real peers)', function () {
   })
   afterEach(async () => { await town.stop() })
 
+  /**
+   * Alice restarts as after a power cut that took her record of bob's accept (not synced on
+   * its own): she holds the trade as proposed and delivered, and the accept may be what was lost.
+   */
+  async function restartLosingTheAccept (id: string): Promise<TestVillager> {
+    const proposed = { ...alice.trades.find(id), status: 'proposed', delivered: true }
+    const dataDir = alice.dataDir
+    await town.stopVillager(alice)
+    const ds = await openDatastore(dataDir)
+    await ds.put(new Key(`/meshtown/trades/${proposed.initiator}/${proposed.id}`), new TextEncoder().encode(JSON.stringify(proposed)))
+    await ds.close()
+    return town.addVillager('alice', 'farmer', dataDir)
+  }
+
   it('propose, accept, confirm: both sides commit, nothing created or lost', async () => {
     const before = { a: alice.service.villager!, b: bob.service.villager! }
     const t = await alice.trades.propose({ target: 'bob', side: 'buy', item: 'seed', quantity: 5, unitPrice: 4 })
@@ -228,14 +242,7 @@ describe('atomic trades between villagers (real peers)', function () {
     await waitFor(() => bob.trades.received().length === 1, 10_000, 'received')
     await bob.trades.accept(t.id)
     await waitFor(() => alice.trades.find(t.id).status === 'accepted', 10_000, 'accepted')
-    // alice's record of the accept is not synced on its own: a power cut may take it, as here
-    const proposed = { ...alice.trades.find(t.id), status: 'proposed', delivered: true }
-    const dataDir = alice.dataDir
-    await town.stopVillager(alice)
-    const ds = await openDatastore(dataDir)
-    await ds.put(new Key(`/meshtown/trades/${proposed.initiator}/${proposed.id}`), new TextEncoder().encode(JSON.stringify(proposed)))
-    await ds.close()
-    alice = await town.addVillager('alice', 'farmer', dataDir)
+    alice = await restartLosingTheAccept(t.id)
     await waitFor(() => alice.trades.find(t.id).status === 'accepted', 20_000, () => `alice asks bob: ${alice.trades.find(t.id).status}`)
     await town.waitForMembers(['alice', 'bob'])
     expect((await alice.trades.confirm(t.id)).status).to.equal('committed')
@@ -249,15 +256,7 @@ describe('atomic trades between villagers (real peers)', function () {
     await waitFor(() => alice.trades.find(t.id).status === 'accepted', 10_000, 'accepted')
     // bob shuts alice out before she restarts: her restart cannot ask him whether he accepted
     await bob.peer.block(alice.peer.peerId)
-    // and the crash takes her record of his accept (not synced on its own)
-    const proposed = { ...alice.trades.find(t.id), status: 'proposed', delivered: true }
-    const dataDir = alice.dataDir
-    await town.stopVillager(alice)
-    const ds = await openDatastore(dataDir)
-    await ds.put(new Key(`/meshtown/trades/${proposed.initiator}/${proposed.id}`), new TextEncoder().encode(JSON.stringify(proposed)))
-    await ds.close()
-    // she restarts holding the trade as proposed and delivered: the accept may be what the crash took
-    alice = await town.addVillager('alice', 'farmer', dataDir)
+    alice = await restartLosingTheAccept(t.id)
     // once expired on her clock, she never confirms it, so nothing is left to learn from bob: settled without him
     await waitFor(() => alice.trades.find(t.id).status === 'expired' && alice.trades.find(t.id).delivered, 20_000,
       () => `alice settles the expired trade alone: ${JSON.stringify(alice.trades.find(t.id))}`)
