@@ -17,11 +17,21 @@ describe('npm run bench: bad options', function () {
     })
   })
 
-  for (const [flag, value] of [['--warmup', 'abc'], ['--periods', '-3'], ['--runs', '']]) {
+  for (const [flag, value, expected] of [
+    ['--warmup', 'abc', 'a number >= 0'],
+    ['--periods', '-3', 'a whole number >= 1'],
+    ['--runs', '', 'a whole number >= 1'],
+    // 0 runs or periods would write a report with no figures in it
+    ['--runs', '0', 'a whole number >= 1'],
+    ['--periods', '0', 'a whole number >= 1'],
+    ['--periods', '2.5', 'a whole number >= 1'],
+    ['--multi', '1', 'a whole number >= 2'],
+    ['--room-agents', '1', 'a whole number >= 2']
+  ]) {
     it(`${flag} ${JSON.stringify(value)} is refused`, async () => {
       const r = await run([flag!, value!, '--only', 'barrier'])
       expect(r.code).to.equal(1)
-      expect(r.stderr).to.include(`${flag} takes a number >= 0, got "${value}"`)
+      expect(r.stderr).to.include(`${flag} takes ${expected}, got "${value}"`)
       expect(await readdir(dir)).to.deep.equal([])
     })
   }

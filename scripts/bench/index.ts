@@ -97,22 +97,24 @@ async function main (): Promise<void> {
   const quick = args.quick === 'true'
   const only = new Set<Bench>((args.only ?? BENCHES.join(',')).split(',').map(s => s.trim()) as Bench[])
   for (const b of only) if (!BENCHES.includes(b)) throw new Error(`unknown benchmark ${b} (one of ${BENCHES.join(', ')})`)
-  const num = (k: string, full: number, q: number): number => {
+  // each option has its own floor: 0 skips warm-up or joins, but 0 runs or periods would write a report with no figures
+  const num = (k: string, full: number, q: number, min: number, whole = true): number => {
     if (args[k] == null) return quick ? q : full
     const v = Number(args[k])
-    // a figure run with NaN periods or warm-up would be measured wrong, not refused
-    if (args[k] === '' || !Number.isFinite(v) || v < 0) throw new Error(`--${k} takes a number >= 0, got "${args[k]}"`)
+    if (args[k] === '' || !Number.isFinite(v) || v < min || (whole && !Number.isInteger(v))) {
+      throw new Error(`--${k} takes ${whole ? 'a whole number' : 'a number'} >= ${min}, got "${args[k]}"`)
+    }
     return v
   }
   const o = {
     sizes: list(args.sizes ?? (quick ? '5,10' : '5,10,25,50'), 'sizes'),
-    periods: num('periods', 30, 15),
-    warmMs: num('warmup', 20, 5) * 1000,
-    pollPeriods: num('poll-periods', 10, 5),
-    runs: num('runs', 3, 2),
+    periods: num('periods', 30, 15, 1),
+    warmMs: num('warmup', 20, 5, 0, false) * 1000,
+    pollPeriods: num('poll-periods', 10, 5, 1),
+    runs: num('runs', 3, 2, 1),
     patches: (args.patch ?? 'none').split(',').filter(p => p !== '' && p !== 'none').map(p => p.replaceAll('+', ',')),
     smallPatches: (args['patch-small'] ?? 'none').split(',').filter(p => p !== '' && p !== 'none').map(p => p.replaceAll('+', ',')),
-    joins: num('joins', 2, 2),
+    joins: num('joins', 2, 2, 0),
     // N:K, e.g. 50:10 (a town of 50 in five processes of ten peers); measured when N is among the sizes
     packed: (args.packed ?? (quick ? 'none' : '10:5,50:10')).split(',').filter(p => p !== '' && p !== 'none').map(p => {
       const [n, k] = p.split(':').map(Number)
@@ -121,15 +123,15 @@ async function main (): Promise<void> {
     }),
     tradeVillagers: list(args['trade-villagers'] ?? '2,10', 'trade-villagers'),
     tradeConcurrency: list(args['trade-concurrency'] ?? (quick ? '1,16' : '1,16,64'), 'trade-concurrency'),
-    tradeSeconds: num('trade-seconds', 10, 4),
+    tradeSeconds: num('trade-seconds', 10, 4, 1, false),
     tradePatches: (args['trade-patch'] ?? 'none').split(',').filter(p => p !== '' && p !== 'none'),
-    roomAgents: num('room-agents', 10, 10),
-    roomBurst: num('room-burst', 100, 40),
-    availN: num('avail-n', 10, 5),
-    availWindow: num('avail-window', 60, 20),
-    availEvict: num('avail-evict-after', 30, 5),
-    multi: num('multi', 20, 10),
-    multiPeriods: num('multi-periods', 3, 3),
+    roomAgents: num('room-agents', 10, 10, 2),
+    roomBurst: num('room-burst', 100, 40, 1),
+    availN: num('avail-n', 10, 5, 3),
+    availWindow: num('avail-window', 60, 20, 1, false),
+    availEvict: num('avail-evict-after', 30, 5, 1),
+    multi: num('multi', 20, 10, 2),
+    multiPeriods: num('multi-periods', 3, 3, 1),
     profile: args.profile === 'true',
     out: path.resolve(ROOT, args.out ?? 'benchmarks/results.json'),
     md: path.resolve(ROOT, args.md ?? 'BENCHMARKS.md')
