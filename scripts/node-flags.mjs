@@ -15,7 +15,16 @@ export const NODE_FLAGS = ['--max-semi-space-size=4']
 // made it collect garbage so often that the room ran slower: the rooms benchmark,
 // ten alternating pairs, slowest agent ~210 -> ~240-270 messages/s (medians) at
 // 16 MB, faster in nine, and the room process's RSS lower (fewer objects promoted).
-export const MANY_PEERS_NODE_FLAGS = ['--max-semi-space-size=16']
+//
+// V8 tiers a function up to Maglev after ~400 calls and to TurboFan after ~3,000;
+// ten times sooner, the room's delivery path is optimised early in a game instead
+// of after minutes: the rooms benchmark, seven alternating pairs, slowest agent
+// 271 -> 320 messages/s (medians), faster in six. Not for the one-peer processes:
+// a start costs ~70 ms more in compiling (a joining villager was slower in every
+// phase of its start), and a warm town of 10 showed no gain worth that
+// (BENCHMARKS.md, Rooms and the barrier's reading).
+export const EARLY_TIER_UP_FLAGS = ['--invocation-count-for-maglev=40', '--invocation-count-for-turbofan=300']
+export const MANY_PEERS_NODE_FLAGS = ['--max-semi-space-size=16', ...EARLY_TIER_UP_FLAGS]
 
 /** The flags for a meshtown command (its arguments, without node's and the script's). */
 export function nodeFlagsFor (args = process.argv.slice(2)) {

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { CliProcess, runCli } from './helpers/cli.js'
 import { PeerPool } from './helpers/peers.js'
-import { MANY_PEERS_NODE_FLAGS, missingNodeFlags, NODE_FLAGS, nodeFlagsFor } from '../scripts/node-flags.mjs'
+import { EARLY_TIER_UP_FLAGS, MANY_PEERS_NODE_FLAGS, missingNodeFlags, NODE_FLAGS, nodeFlagsFor } from '../scripts/node-flags.mjs'
 
 describe('meshtown bootstrap / peer commands (real processes)', function () {
   const pool = new PeerPool()
@@ -110,9 +110,10 @@ describe('meshtown bootstrap / peer commands (real processes)', function () {
     const nodeArgs = async (p: CliProcess): Promise<string[]> => {
       await p.waitForOutput(/PeerId: (\S+)\n/)
       // the pid the caller spawned is node itself, now with the flags (re-executed in place, not a child)
-      return (await readFile(`/proc/${p.child.pid}/cmdline`, 'utf8')).split('\0').filter(a => a.startsWith('--max-semi'))
+      return (await readFile(`/proc/${p.child.pid}/cmdline`, 'utf8')).split('\0').filter(a => a.startsWith('--max-semi') || a.startsWith('--invocation-count'))
     }
     const plain = start(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'a'), '--addrs-file', path.join(dir, 'a.txt')])
+    // one peer per process: not the early tier-up of a room's process, which costs every start
     expect(await nodeArgs(plain)).to.deep.equal(NODE_FLAGS.filter(f => f.startsWith('--max-semi')))
     const own = start(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'b'), '--addrs-file', path.join(dir, 'b.txt')], { NODE_OPTIONS: '--max_semi_space_size=16' })
     expect(await nodeArgs(own)).to.deep.equal([])
@@ -130,14 +131,17 @@ describe('meshtown bootstrap / peer commands (real processes)', function () {
     expect(missingNodeFlags(['--max-semi-space-size=8'], '')).to.deep.equal(NODE_FLAGS.filter(f => !f.startsWith('--max-semi-space-size')))
     expect(missingNodeFlags([], '--enable-source-maps  --max_semi_space_size=1')).to.deep.equal(NODE_FLAGS.filter(f => !f.startsWith('--max-semi-space-size')))
     expect(missingNodeFlags(['--enable-source-maps'], '--inspect')).to.deep.equal(NODE_FLAGS)
-    expect(missingNodeFlags([], '--max-semi-space-size=8', MANY_PEERS_NODE_FLAGS)).to.deep.equal([])
+    expect(missingNodeFlags([], '--max-semi-space-size=8', MANY_PEERS_NODE_FLAGS)).to.deep.equal(EARLY_TIER_UP_FLAGS)
+    expect(missingNodeFlags(['--invocation-count-for-turbofan=3000'], '--max-semi-space-size=8', MANY_PEERS_NODE_FLAGS)).to.deep.equal(['--invocation-count-for-maglev=40'])
   })
 
-  it('gives a process of many peers (room run) a larger young generation than one peer\'s', () => {
+  it('gives a process of many peers (room run) a larger young generation than one peer\'s, and the early tier-up', () => {
     expect(nodeFlagsFor(['room', 'run', 'werewolf.yaml'])).to.deep.equal(MANY_PEERS_NODE_FLAGS)
     for (const args of [['villager', '--name', 'ann'], ['room', 'join', 'AbCdEfGhIjKlMnOp'], ['bootstrap'], [], ['run', 'room']]) {
       expect(nodeFlagsFor(args), args.join(' ')).to.deep.equal(NODE_FLAGS)
     }
     expect(MANY_PEERS_NODE_FLAGS).to.not.deep.equal(NODE_FLAGS)
+    expect(MANY_PEERS_NODE_FLAGS).to.include.members(EARLY_TIER_UP_FLAGS)
+    expect(NODE_FLAGS.filter(f => EARLY_TIER_UP_FLAGS.includes(f))).to.deep.equal([])
   })
 })

@@ -167,9 +167,9 @@ describe('human room agents', function () {
       cli = new CliProcess(['room', 'run', file, '--seed', 'human', '--data-dir', dir, '--log-level', 'warn'])
       await cli.waitForOutput(/^human seats, played from this terminal: Judge$/m)
       if (existsSync('/proc/self/cmdline')) {
-        // a whole room of peers in one process: the larger young generation (scripts/node-flags.mjs)
+        // a whole room of peers in one process: the larger young generation and the early tier-up (scripts/node-flags.mjs)
         const args = (await readFile(`/proc/${cli.child.pid}/cmdline`, 'utf8')).split('\0')
-        expect(args.filter(a => a.startsWith('--max-semi'))).to.deep.equal(MANY_PEERS_NODE_FLAGS)
+        expect(args.filter(a => a.startsWith('--max-semi') || a.startsWith('--invocation-count'))).to.deep.equal(MANY_PEERS_NODE_FLAGS)
       }
       await playJudge(cli)
       expect(await cli.waitForExit(25_000), cli.stderr).to.equal(0)
