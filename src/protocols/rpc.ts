@@ -8,7 +8,8 @@
  *   request  { id, body }
  *   reply    { id, ok: true, result } | { id, ok: false, error: { code, message } }
  * A frame that cannot be parsed gets an error reply with id -1 and the stream stays
- * usable; a frame over the size limit ends the stream (its framing is lost).
+ * usable; a frame over the size limit ends the stream (its framing is lost). A stream
+ * that answers nothing while a request times out is given up (see Channel.call).
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
@@ -37,6 +38,8 @@ interface Pending {
 class Channel {
   private readonly pending = new Map<number, Pending>()
   private nextId = 0
+  /** Reply frames read so far. */
+  private framesRead = 0
   closed = false
 
   constructor (readonly stream: Stream, private readonly lp: LengthPrefixedStream<Stream>, private readonly onClose: () => void) {
@@ -45,10 +48,16 @@ class Channel {
 
   async call (body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<z.infer<typeof ReplyFrameSchema>> {
     const id = this.nextId++
+    const readBefore = this.framesRead
     const reply = new Promise<z.infer<typeof ReplyFrameSchema>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id)
         reject(new WireError('TIMEOUT', `no reply in ${timeoutMs} ms`))
+        // Nothing at all came back since: the other end is not reading this stream (a handler stuck,
+        // a link dead without a word), and every request after this one would wait on it as well.
+        // Given up, the next request opens a new stream; a reply still on its way is lost, and the
+        // caller sends its request again, as after any timeout.
+        if (this.framesRead === readBefore) this.fail(new WireError('TIMEOUT', `the stream answered nothing in ${timeoutMs} ms`))
       }, timeoutMs)
       this.pending.set(id, { resolve, reject, timer })
       signal?.addEventListener('abort', () => {
@@ -67,6 +76,7 @@ class Channel {
     try {
       while (true) {
         const frame = await this.lp.read()
+        this.framesRead++
         const parsed = ReplyFrameSchema.safeParse(decodeJson(frame.subarray()))
         if (!parsed.success) throw new WireError('BAD_RESPONSE', `malformed reply: ${describeZodError(parsed.error)}`)
         if (parsed.data.id === -1 && !parsed.data.ok) {
