@@ -200,7 +200,9 @@ async function main (): Promise<void> {
       results.durations.barrier = (earlier.durations?.barrier ?? 0) + (results.durations.barrier ?? 0)
     }
     results.load = [...(earlier.load ?? []), ...results.load]
-    results.command = `${earlier.command ?? '?'} (${earlier.started ?? '?'}), then ${command}`
+    // each command with its own start: a merged run's command has its stamps already
+    const before = (earlier.command ?? '?').includes(', then ') ? earlier.command : `${earlier.command ?? '?'} (${earlier.started ?? '?'})`
+    results.command = `${before}, then ${command} (${results.started})`
     results.started = earlier.started ?? results.started
     results.options = { ...(earlier.options ?? {}), ...Object.fromEntries(Object.entries(o).filter(([k]) => k.startsWith('room') || k === 'runs')) }
   }
