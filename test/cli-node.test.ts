@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { existsSync, readdirSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { CliProcess, runCli } from './helpers/cli.js'
+import { CliProcess, meshtownNodeFlagsOf, runCli } from './helpers/cli.js'
 import { PeerPool } from './helpers/peers.js'
 import { EARLY_TIER_UP_FLAGS, MANY_PEERS_NODE_FLAGS, missingNodeFlags, NODE_FLAGS, nodeFlagsFor } from '../scripts/node-flags.mjs'
 
@@ -110,7 +110,7 @@ describe('meshtown bootstrap / peer commands (real processes)', function () {
     const nodeArgs = async (p: CliProcess): Promise<string[]> => {
       await p.waitForOutput(/PeerId: (\S+)\n/)
       // the pid the caller spawned is node itself, now with the flags (re-executed in place, not a child)
-      return (await readFile(`/proc/${p.child.pid}/cmdline`, 'utf8')).split('\0').filter(a => a.startsWith('--max-semi') || a.startsWith('--invocation-count'))
+      return meshtownNodeFlagsOf(p.child.pid!)
     }
     const plain = start(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'a'), '--addrs-file', path.join(dir, 'a.txt')])
     // one peer per process: not the early tier-up of a room's process, which costs every start

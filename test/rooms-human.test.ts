@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { existsSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { stringify } from 'yaml'
@@ -15,7 +15,7 @@ import { RoomAgent } from '../src/rooms/room-agent.js'
 import { RoomHost } from '../src/rooms/room-host.js'
 import { ROOM_GOSSIPSUB_OPTIONS, startRoomNetwork } from '../src/rooms/room-peer.js'
 import { RoomStore } from '../src/rooms/room-store.js'
-import { CliProcess } from './helpers/cli.js'
+import { CliProcess, meshtownNodeFlagsOf } from './helpers/cli.js'
 import { MANY_PEERS_NODE_FLAGS } from '../scripts/node-flags.mjs'
 import { PeerPool, waitFor } from './helpers/peers.js'
 
@@ -168,8 +168,7 @@ describe('human room agents', function () {
       await cli.waitForOutput(/^human seats, played from this terminal: Judge$/m)
       if (existsSync('/proc/self/cmdline')) {
         // a whole room of peers in one process: the larger young generation and the early tier-up (scripts/node-flags.mjs)
-        const args = (await readFile(`/proc/${cli.child.pid}/cmdline`, 'utf8')).split('\0')
-        expect(args.filter(a => a.startsWith('--max-semi') || a.startsWith('--invocation-count'))).to.deep.equal(MANY_PEERS_NODE_FLAGS)
+        expect(await meshtownNodeFlagsOf(cli.child.pid!)).to.deep.equal(MANY_PEERS_NODE_FLAGS)
       }
       await playJudge(cli)
       expect(await cli.waitForExit(25_000), cli.stderr).to.equal(0)

@@ -144,7 +144,7 @@ describe('bank test: random concurrent trades with crashes and partitions', func
     await waitFor(() => town.villagers.every(v => v.trades.all().every(t => !isOpen(t) && t.delivered)), 60_000,
       () => `every trade settled; open: ${town.villagers.flatMap(v => v.trades.all().filter(t => isOpen(t) || !t.delivered).map(t => {
         const other = t.role === 'initiator' ? t.counterparty : t.initiator
-        return `\n  ${v.name}:${t.id}:${t.role}:${t.status}:${t.delivered}:${v.peer.libp2p.getConnections().some(c => c.remotePeer.toString() === other) ? 'linked' : 'unlinked'} (${lastSaid(t.id)})`
+        return `\n  ${v.name}:${t.id}:${t.role}:${t.status}:${t.delivered}:${linkedTo(v).some(x => x.peer.peerId.toString() === other) ? 'linked' : 'unlinked'} (${lastSaid(t.id)})`
       })).slice(0, 10).join('')}`)
 
     // both sides of every trade agree, and nothing was created or lost

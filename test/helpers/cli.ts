@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { waitFor } from './peers.js'
+import { MANY_PEERS_NODE_FLAGS, NODE_FLAGS } from '../../scripts/node-flags.mjs'
 
 export const MESHTOWN_BIN = path.resolve('bin', 'meshtown.js')
 
@@ -64,4 +66,11 @@ export async function runCli (args: string[], env: Record<string, string | undef
     p.kill()
   }
   return p
+}
+
+const meshtownFlagNames = new Set([...NODE_FLAGS, ...MANY_PEERS_NODE_FLAGS].map(f => f.split('=')[0]))
+
+/** The node flags of a running process (Linux /proc) that meshtown may set itself, in their order. */
+export async function meshtownNodeFlagsOf (pid: number): Promise<string[]> {
+  return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(a => meshtownFlagNames.has(a.split('=')[0]!))
 }
