@@ -20,7 +20,9 @@ if (major < 22) {
     process.stderr.write(`meshtown: error: Node ${process.versions.node} is too old (libp2p needs >= 22) and no bundled Node was found: run \`npm install\` in ${root}\n`)
     process.exit(1)
   }
-  const child = spawn(bundled, [...missingNodeFlags([], undefined, nodeFlagsFor()), fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
+  // the user's own node flags go along (they win over meshtown's, as on a new Node)
+  const nodeArgs = [...process.execArgv, ...missingNodeFlags(process.execArgv, undefined, nodeFlagsFor())]
+  const child = spawn(bundled, [...nodeArgs, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
   // Ctrl-C reaches the whole process group already; other signals are passed on
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(signal, () => { if (signal !== 'SIGINT') child.kill(signal) })

@@ -1,16 +1,19 @@
 import { expect } from 'chai'
+import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { CliProcess, meshtownNodeFlagsOf, runCli } from './helpers/cli.js'
-import { PeerPool } from './helpers/peers.js'
+import { childPidsOf, CliProcess, meshtownNodeFlagsOf, runCli } from './helpers/cli.js'
+import { PeerPool, waitFor } from './helpers/peers.js'
 import { EARLY_TIER_UP_FLAGS, MANY_PEERS_NODE_FLAGS, missingNodeFlags, NODE_FLAGS, nodeFlagsFor } from '../scripts/node-flags.mjs'
 
 describe('meshtown bootstrap / peer commands (real processes)', function () {
   const pool = new PeerPool()
   const procs: CliProcess[] = []
   const start = (args: string[], env = {}): CliProcess => { const p = new CliProcess(args, env); procs.push(p); return p }
+  const strays: number[] = []
   afterEach(async () => {
+    for (const pid of strays.splice(0)) { try { process.kill(pid, 'SIGKILL') } catch {} }
     await Promise.all(procs.splice(0).map(async p => { p.kill(); await p.exited }))
     await pool.cleanup()
   })
@@ -117,6 +120,32 @@ describe('meshtown bootstrap / peer commands (real processes)', function () {
     expect(await nodeArgs(plain)).to.deep.equal(NODE_FLAGS.filter(f => f.startsWith('--max-semi')))
     const own = start(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'b'), '--addrs-file', path.join(dir, 'b.txt')], { NODE_OPTIONS: '--max_semi_space_size=16' })
     expect(await nodeArgs(own)).to.deep.equal([])
+  })
+
+  it('started by a Node older than 22, runs on the bundled Node with the user\'s own node flags, which win over meshtown\'s', async function () {
+    // the system Node of this machine is older; elsewhere there may be none to try
+    const old = ['/usr/bin/node', '/usr/local/bin/node'].find(n => {
+      if (!existsSync(n)) return false
+      const r = spawnSync(n, ['-p', 'process.versions.node'], { encoding: 'utf8' })
+      return r.status === 0 && Number(r.stdout.split('.')[0]) < 22
+    })
+    if (old == null || !existsSync('/proc/self/cmdline')) this.skip()
+    const dir = await pool.dir()
+    const p = new CliProcess(['bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', path.join(dir, 'a'), '--addrs-file', path.join(dir, 'a.txt')], {},
+      { node: old, nodeArgs: ['--max-semi-space-size=8', '--stack-trace-limit=25'] })
+    procs.push(p)
+    await p.waitForOutput(/PeerId: (\S+)\n/)
+    const [child] = await childPidsOf(p.child.pid!)
+    expect(child, 'the bundled Node runs as a child').to.be.a('number')
+    strays.push(child!)
+    const cmdline = (await readFile(`/proc/${child!}/cmdline`, 'utf8')).split('\0')
+    expect(cmdline[0]).to.equal(path.resolve('node_modules', 'node', 'bin', 'node'))
+    expect(cmdline).to.include('--stack-trace-limit=25')
+    expect(await meshtownNodeFlagsOf(child!)).to.deep.equal(['--max-semi-space-size=8'])
+    // a stop signal to the command the user started reaches the peer
+    p.child.kill('SIGTERM')
+    await p.waitForExit()
+    await waitFor(() => !existsSync(`/proc/${child!}`), 10_000, 'the bundled Node to exit')
   })
 
   it('keeps V8\'s compiled code of the CLI in node\'s compile cache, in the temp dir', async () => {

@@ -15,8 +15,9 @@ export class CliProcess {
   signal: NodeJS.Signals | null = null
   readonly exited: Promise<void>
 
-  constructor (args: string[], env: Record<string, string | undefined> = {}) {
-    this.child = spawn(process.execPath, [MESHTOWN_BIN, ...args], {
+  /** `node` and `nodeArgs`: the node binary that runs `bin/meshtown.js` (the test runner's by default) and its own flags. */
+  constructor (args: string[], env: Record<string, string | undefined> = {}, { node = process.execPath, nodeArgs = [] as string[] } = {}) {
+    this.child = spawn(node, [...nodeArgs, MESHTOWN_BIN, ...args], {
       env: { ...process.env, MESHTOWN_BOOTSTRAP: undefined, ...env },
       stdio: ['pipe', 'pipe', 'pipe']
     })
@@ -69,6 +70,12 @@ export async function runCli (args: string[], env: Record<string, string | undef
 }
 
 const meshtownFlagNames = new Set([...NODE_FLAGS, ...MANY_PEERS_NODE_FLAGS].map(f => f.split('=')[0]))
+
+/** The pids of a process's children (Linux /proc). */
+export async function childPidsOf (pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')
+  return text.split(/\s+/).filter(Boolean).map(Number)
+}
 
 /** The node flags of a running process (Linux /proc) that meshtown may set itself, in their order. */
 export async function meshtownNodeFlagsOf (pid: number): Promise<string[]> {
