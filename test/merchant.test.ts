@@ -283,4 +283,22 @@ describe('a villager in a town without a merchant (real peers)', function () {
     expect((await alice.service.trade('buy', 'seed', 1)).villager.items.seed).to.equal((before!.items.seed ?? 0) + 1)
     expect(alice.service.merchantWaits).to.equal(1)
   })
+
+  it('past its first moments never waits for a merchant (an agent reads the prices every turn), and finds one that comes', async () => {
+    // no first moments at all: what a villager that has run a while sees
+    town = await new TestTown().start({ villagers: [{ name: 'alice', occupation: 'farmer' }], merchantWaitMs: 0 })
+    const alice = town.get('alice')
+    const code = async (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (err) => err.code)
+    for (let i = 0; i < 3; i++) {
+      expect(await Promise.all([code(alice.service.prices()), code(alice.service.trade('buy', 'seed', 1))])).to.deep.equal(['NO_MERCHANT', 'NO_MERCHANT'])
+    }
+    expect(alice.service.merchantWaits).to.equal(0)
+
+    const peer = await town.pool.create({ town: town.town, bootstrap: [town.bootstrapAddr] })
+    merchant = createMerchant(peer)
+    await merchant.start()
+    await alice.peer.libp2p.dial(peer.libp2p.getMultiaddrs()[0]!)
+    await waitFor(async () => alice.service.prices().then(() => true, () => false), 20_000, 'alice finds the merchant')
+    expect(alice.service.merchantWaits).to.equal(0)
+  })
 })

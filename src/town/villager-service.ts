@@ -28,6 +28,8 @@ export interface VillagerServiceInit {
   town: string
   evictAfterMs?: number
   republishIntervalMs?: number
+  /** How long after its start the villager waits for a merchant that may still be connecting (default 5 s). */
+  merchantWaitMs?: number
 }
 
 const InventorySchema = z.strictObject(Object.fromEntries(ITEMS.map(i => [i, z.number().int().min(0)])) as Record<Item, z.ZodNumber>)
@@ -50,8 +52,6 @@ type PendingOrder = z.infer<typeof PendingOrderSchema>
 
 const RECORD_KEY = new Key('/meshtown/villager')
 const MERCHANT_WAIT_MS = 5_000
-/** After a wait for a merchant ran out, callers are told at once for this long (a merchant that connects is still found). */
-const NO_MERCHANT_RECHECK_MS = 30_000
 /** Merchant requests are idempotent: one whose stream was lost (a reconnect, a busy peer) is sent again. */
 const RETRY_LOST_STREAMS = { retries: 3, minTimeout: 100, maxTimeout: 1_000, shouldRetry: ({ error }: { error: Error }) => error instanceof WireError }
 
@@ -117,7 +117,7 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
   private clockService?: ClockService
   private knownPrices?: PriceTable
   private merchantWait?: Promise<PeerId>
-  private noMerchantUntil = 0
+  private startedAt = 0
   /** Waits for a merchant begun (each caller in the meantime shares the one under way). */
   merchantWaits = 0
   private started = false
@@ -140,6 +140,7 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
 
   async start (): Promise<void> {
     this.started = true
+    this.startedAt = Date.now()
     this.record = await this.load()
     this.latest = this.record
     if (this.record != null) await this.startClock()
@@ -278,21 +279,24 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
   }
 
   /**
-   * The merchant among the connected peers; if none is, wait a moment for one that
-   * may be connecting. In a town without a merchant each caller used to wait the
-   * whole moment: every agent turn (it reads the prices) took 5 s more. Callers
-   * now share one wait, and once a wait ran out they are told at once for a while;
-   * a merchant that connects meanwhile is found by the look that comes first.
+   * The merchant among the connected peers. Only in the villager's first moments
+   * (`merchantWaitMs` from its start) may one still be connecting: callers then wait
+   * for it, sharing one wait, until that moment is over. After it a town without a
+   * merchant is told so at once, and a merchant that connects later is found by the
+   * first look after it is identified. (A wait every 30 s or so held the agent's turn,
+   * which reads the prices, and with it the vote the whole town waited for: 5 s of
+   * every 35 in a town without a merchant.)
    */
   private async merchant (): Promise<PeerId> {
     const found = await findMerchant(this.peer.libp2p)
     if (found != null) return found
-    if (Date.now() < this.noMerchantUntil) throw this.noMerchant()
+    const left = this.startedAt + (this.init.merchantWaitMs ?? MERCHANT_WAIT_MS) - Date.now()
+    if (left <= 0) throw this.noMerchant()
     if (this.merchantWait == null) {
       this.merchantWaits++
-      const wait = waitForMerchant(this.peer.libp2p, { timeoutMs: MERCHANT_WAIT_MS })
+      const wait = waitForMerchant(this.peer.libp2p, { timeoutMs: left })
       this.merchantWait = wait
-      wait.then(() => {}, () => { this.noMerchantUntil = Date.now() + NO_MERCHANT_RECHECK_MS }).finally(() => {
+      wait.catch(() => {}).finally(() => {
         if (this.merchantWait === wait) this.merchantWait = undefined
       })
     }

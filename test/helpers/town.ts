@@ -25,6 +25,8 @@ export interface TownOptions {
   evictAfterMs?: number
   republishIntervalMs?: number
   settleIntervalMs?: number
+  /** How long after its start each villager waits for a merchant that may be connecting. */
+  merchantWaitMs?: number
   /** Each villager's logger, by name (default: silent). */
   logger?: (name: string) => Logger
 }
@@ -63,7 +65,8 @@ export class TestTown {
       town: this.town,
       evictAfterMs: this.options.evictAfterMs,
       republishIntervalMs: clock.republishIntervalMs ?? this.options.republishIntervalMs ?? 200,
-      settleIntervalMs: this.options.settleIntervalMs ?? 200
+      settleIntervalMs: this.options.settleIntervalMs ?? 200,
+      merchantWaitMs: this.options.merchantWaitMs
     })
     const service = node.villager
     if (service.villager == null) await service.create({ name, occupation, gender: 'female', personality: 'steady' })
