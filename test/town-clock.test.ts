@@ -192,6 +192,42 @@ describe('town clock (pure barrier)', () => {
     expect(evictionTargets(s, 'zz', heard, 0, 10_000, 5_000), 'non-members evict nobody').to.deep.equal([])
   })
 
+  it('a newcomer\'s town of one, raced ahead, never replaces the town; the newcomer gives way to the town, ahead or behind', () => {
+    const three = ['a', 'b', 'c']
+    // the town waits for a slow member at noon
+    const townState = applyAll(applyAll(town(three), votesAll(three, M)), [vote('a', t(1, 'noon')), vote('b', t(1, 'noon'))])
+    // n started before any neighbour answered: a town of its own, whose agent acted ten times at once
+    let alone = genesis(join('n', 'nina', 'chef'))
+    for (let i = 0; i < 10; i++) alone = applyStatement(alone, vote('n', alone)).state
+    expect(compareStates(alone, townState)).to.equal(1)
+    expect(mergeStates(townState, alone)).to.deep.equal({ state: townState, completed: [], adopted: false })
+    expect(mergeStates(alone, townState)).to.deep.equal({ state: townState, completed: [], adopted: true })
+    // so also when it is behind, or just founded
+    const fresh = genesis(join('n', 'nina', 'chef'))
+    expect(mergeStates(townState, fresh).state).to.equal(townState)
+    expect(mergeStates(fresh, townState).state).to.equal(townState)
+    // and it asks to join the town it took up
+    const joined = applyStatement(mergeStates(alone, townState).state, join('n', 'nina', 'chef', t(1, 'noon')))
+    expect(joined.outcome.status).to.equal('accepted')
+  })
+
+  it('two towns of one name with no member in common each keep their own time; towns of one: the further wins', () => {
+    const ours = applyAll(town(['a', 'b', 'c']), votesAll(['a', 'b', 'c'], M))
+    let theirs = town(['x', 'y'])
+    for (const at of [M, t(1, 'noon'), t(1, 'evening'), t(2, 'morning')]) theirs = applyAll(theirs, votesAll(['x', 'y'], at))
+    expect(compareStates(theirs, ours)).to.equal(1)
+    expect(mergeStates(ours, theirs).state).to.equal(ours)
+    expect(mergeStates(theirs, ours).state).to.equal(theirs)
+    // one member in common is enough: a member back from a long stop takes up the town it left
+    let later = ours
+    for (const at of [t(1, 'noon'), t(1, 'evening')]) later = applyAll(later, votesAll(['a', 'b', 'c'], at))
+    expect(mergeStates(ours, later)).to.deep.equal({ state: later, completed: [], adopted: true })
+    const p = applyStatement(genesis(join('p')), vote('p', M)).state
+    const q = genesis(join('q'))
+    expect(mergeStates(q, p).state).to.equal(p)
+    expect(mergeStates(p, q).state).to.equal(p)
+  })
+
   it('checks a snapshot: a view must follow from its certificate', () => {
     const s = applyAll(town(['a', 'b', 'c']), votesAll(['a', 'b', 'c'], M))
     const good = checkSnapshot(s, TOWN)

@@ -118,6 +118,43 @@ describe('town barrier under partitions (real peers, gater)', function () {
     }
   })
 
+  it('a newcomer that played in its own town before it heard from the town never takes the town over: it joins it', async () => {
+    town = await new TestTown().start({ villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }] })
+    await town.waitForMembers(['ann', 'ben'])
+    const [ann, ben] = [town.get('ann'), town.get('ben')]
+    await everyoneActs([ann, ben])
+    const noon: TownTime = { day: 1, period: 'noon' }
+    await town.waitForTime(noon)
+    // the town waits at noon for ben
+    await ann.service.act('idle')
+    // cat starts with no neighbour to answer: a town of her own, which her agent plays far ahead of the town's
+    const dataDir = await town.pool.dir()
+    const peer = await town.pool.create({ dataDir, town: town.town, bootstrap: [] })
+    const node = await startVillagerNode(peer, { town: town.town, republishIntervalMs: 200, settleIntervalMs: 200 })
+    const cat: TestVillager = { name: 'cat', peer, service: node.villager, trades: node.trades, messaging: node.messaging, node, dataDir }
+    town.villagers.push(cat)
+    await cat.service.create({ name: 'cat', occupation: 'carpenter', gender: 'female', personality: 'quick' })
+    for (let i = 0; i < 6; i++) await cat.service.act('idle')
+    expect(town.time(cat)).to.deep.equal({ day: 3, period: 'morning' })
+    expect(town.members(cat)).to.deep.equal(['cat'])
+
+    // then she finds the town: she takes up its time and asks to join; the town keeps its own time and members
+    await peer.libp2p.dial(ann.peer.libp2p.getMultiaddrs()[0]!)
+    await waitFor(() => town.members(cat).join() === 'ann,ben', 20_000, () => `cat takes up the town (cat sees ${town.members(cat).join()} at ${JSON.stringify(town.time(cat))})`)
+    expect(town.time(cat)).to.deep.equal(noon)
+    for (const v of [ann, ben]) {
+      expect(town.time(v), v.name).to.deep.equal(noon)
+      expect(town.members(v), v.name).to.deep.equal(['ann', 'ben'])
+    }
+    // ben's vote ends the period; ann voted before cat asked, so the evening's votes back her and she is admitted
+    await ben.service.act('idle')
+    await town.waitForTime({ day: 1, period: 'evening' }, [ann, ben, cat])
+    await waitFor(() => [ann, ben].every(v => Object.keys(v.service.clock!.state!.joins).includes(peer.peerId.toString())), 10_000, 'cat\'s join request held by the members')
+    await everyoneActs([ann, ben])
+    await town.waitForMembers(['ann', 'ben', 'cat'])
+    await town.waitForTime({ day: 2, period: 'morning' })
+  })
+
   it('a cut-off villager is evicted by the majority, does not advance, then catches up and rejoins', async () => {
     town = await new TestTown().start({
       evictAfterMs: 2_500,

@@ -451,8 +451,9 @@ export function checkSnapshot (snapshot: ClockState, town: string): SnapshotChec
 
 /**
  * Combine our state with a checked neighbour's: the further one wins (see
- * compareStates); two states of a town that is still forming merge their founders;
- * equal ones pool their statements.
+ * compareStates) if its view shares a member with ours, and a town of one gives way
+ * to a larger one (see replaces); two states of a town that is still forming merge
+ * their founders; equal ones pool their statements.
  */
 export function mergeStates (ours: ClockState, theirs: ClockState): { state: ClockState, completed: Certificate[], adopted: boolean } {
   const bothForming = ours.prev == null && theirs.prev == null && comparePeriods(ours, theirs) === 0
@@ -468,8 +469,9 @@ export function mergeStates (ours: ClockState, theirs: ClockState): { state: Clo
     return { state, completed, adopted: false }
   }
   const order = compareStates(theirs, ours)
-  if (order > 0) return { state: theirs, completed: [], adopted: true }
-  if (order < 0) return { state: ours, completed: [], adopted: false }
+  if (order !== 0 || isTownOfOne(ours) !== isTownOfOne(theirs)) {
+    return replaces(theirs, ours, order) ? { state: theirs, completed: [], adopted: true } : { state: ours, completed: [], adopted: false }
+  }
   let state = ours
   const completed: Certificate[] = []
   const stmts: Statement[] = [
@@ -483,6 +485,29 @@ export function mergeStates (ours: ClockState, theirs: ClockState): { state: Clo
     completed.push(...r.completed)
   }
   return { state, completed, adopted: false }
+}
+
+/**
+ * Whether `theirs`, another state of the same town, replaces `ours`. The state further in
+ * time does, as long as its view shares a member with ours: that is how the majority side
+ * of a healed partition looks to the minority (which could not move), and how the town looks
+ * to a member back from a long stop. A view that shares none is another history under the
+ * town's name: above all a newcomer's town of one (every villager starts one until a
+ * neighbour answers), which its agent can race ahead while the town waits for a slow member;
+ * taken by time alone, it let one peer replace a whole town's time and membership. A town of
+ * one gives way to a town of more members, ahead or behind: that is how a newcomer comes
+ * into the town it finds (it then asks to join).
+ */
+function replaces (theirs: ClockState, ours: ClockState, order: number): boolean {
+  const oursAlone = isTownOfOne(ours)
+  const theirsAlone = isTownOfOne(theirs)
+  if (oursAlone !== theirsAlone) return oursAlone
+  if (order <= 0) return false
+  return oursAlone || Object.keys(theirs.view).some(id => Object.hasOwn(ours.view, id))
+}
+
+function isTownOfOne (state: Pick<ClockState, 'view'>): boolean {
+  return Object.keys(state.view).length <= 1
 }
 
 /** Every statement of the current period, for re-publishing: one message repairs many gaps. */
