@@ -128,7 +128,9 @@ describe('villager agent driver: a villager that is not a member yet waits (real
       await waitFor(async () => {
         if (bob.service.clock!.isMember() && records.some(r => r.voted)) return true
         const aliceTime = alice.service.clock!
-        if (!aliceTime.hasVoted() && Object.keys(aliceTime.state!.joins).length > 0) await alice.service.act('idle')
+        // only once the turn begun in bob's own town is over: a join request goes out at once,
+        // and admitting bob mid-turn would let that turn's action count in alice's town
+        if (records.length > 0 && !aliceTime.hasVoted() && Object.keys(aliceTime.state!.joins).length > 0) await alice.service.act('idle')
         return false
       }, 30_000, () => `bob's agent plays once bob is a member; log:\n${logs.join('\n')}`)
     } finally {

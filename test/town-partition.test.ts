@@ -130,7 +130,8 @@ describe('town barrier under partitions (real peers, gater)', function () {
     // cat starts with no neighbour to answer: a town of her own, which her agent plays far ahead of the town's
     const dataDir = await town.pool.dir()
     const peer = await town.pool.create({ dataDir, town: town.town, bootstrap: [] })
-    const node = await startVillagerNode(peer, { town: town.town, republishIntervalMs: 200, settleIntervalMs: 200 })
+    // no periodic re-publish from her (one an hour): her join request must go out the moment she finds the town
+    const node = await startVillagerNode(peer, { town: town.town, republishIntervalMs: 3_600_000, settleIntervalMs: 200 })
     const cat: TestVillager = { name: 'cat', peer, service: node.villager, trades: node.trades, messaging: node.messaging, node, dataDir }
     town.villagers.push(cat)
     await cat.service.create({ name: 'cat', occupation: 'carpenter', gender: 'female', personality: 'quick' })

@@ -485,6 +485,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       }
       const merged = mergeStates(before, checked.state)
       this.commit(before, merged.state, merged.completed, merged.adopted)
+      // a newcomer that just found the town asks to join it now, not at its next tick
+      if (merged.adopted) void this.askToJoin()
       return merged.state !== before
     } catch (err: any) {
       this.peer.log.debug(`clock: sync from ${id} failed: ${err.message}`)
@@ -515,13 +517,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
    */
   private async tick (): Promise<void> {
     if (!this.started || this.current == null) return
-    if (this.identity != null && !isMember(this.current, this.self)) {
-      const mine = this.current.joins[this.self]
-      if (mine == null || comparePeriods(mine, this.current) < 0) {
-        const join = await this.signJoin(now(this.current))
-        this.ingest([join], 'self')
-      }
-    }
+    await this.askToJoin()
+    if (!this.started || this.current == null) return
     const at = Date.now()
     // half an interval of slack: timers drift, and a heartbeat skipped by a few ms waits a whole round
     const slack = this.republishIntervalMs / 2
@@ -536,6 +533,29 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       await this.publish(currentStatements(this.current).filter(st => st.voter === this.self))
     }
   }
+
+  /**
+   * Outside the town: a join request for the current period, signed once a period and
+   * sent at once. The members back a request only in votes they cast after they hold
+   * it, so each second it waited (for this tick, then for the heartbeat, up to 5 s
+   * when a newcomer had sent one in its own town of one) could cost a whole period.
+   */
+  private async askToJoin (): Promise<void> {
+    const state = this.current
+    if (!this.started || state == null || this.identity == null || isMember(state, this.self) || this.signingJoin) return
+    const mine = state.joins[this.self]
+    if (mine != null && comparePeriods(mine, state) >= 0) return
+    this.signingJoin = true
+    try {
+      const join = await this.signJoin(now(state))
+      this.ingest([join], 'self')
+      await this.publish([join])
+    } finally {
+      this.signingJoin = false
+    }
+  }
+
+  private signingJoin = false
 
   private heartbeatMs (): number {
     const members = this.current == null ? 0 : memberOrder(this.current.view).ids.length
