@@ -147,6 +147,15 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
     this.lastQueryRound = this.rounds
     const knownBefore = this.known.size
     const signal = AbortSignal.any([parent.signal, AbortSignal.timeout(ROUND_TIMEOUT_MS)])
+    // the lookup first: a newcomer's way into its town waited for its announce, a whole
+    // closest-peers query and a record written at 20 peers (the town finds it anyway once
+    // it dials the members the lookup names)
+    let found = 0
+    try {
+      found = await this.lookup(key, signal)
+    } catch (err: any) {
+      this.log('lookup failed - %s', err.message)
+    }
     try {
       if (this.rounds - this.lastAnnounceRound >= REANNOUNCE_EVERY_ROUNDS) {
         await this.components.contentRouting.provide(key, { signal })
@@ -156,12 +165,6 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
     } catch (err: any) {
       // expected while the routing table is still empty: the next round tries again
       this.log('announce failed - %s', err.message)
-    }
-    let found = 0
-    try {
-      found = await this.lookup(key, signal)
-    } catch (err: any) {
-      this.log('lookup failed - %s', err.message)
     }
     if (found === 0 && this.rounds >= this.fastLookups) this.identifyLinksAgain()
     if (settled && !force) {
