@@ -26,7 +26,9 @@ describe('npm run bench: bad options', function () {
     ['--periods', '0', 'a whole number >= 1'],
     ['--periods', '2.5', 'a whole number >= 1'],
     ['--multi', '1', 'a whole number >= 2'],
-    ['--room-agents', '1', 'a whole number >= 2']
+    ['--room-agents', '1', 'a whole number >= 2'],
+    ['--join-think', '-1', 'a whole number >= 0'],
+    ['--join-think', '0.5', 'a whole number >= 0']
   ]) {
     it(`${flag} ${JSON.stringify(value)} is refused`, async () => {
       const r = await run([flag!, value!, '--only', 'barrier'])

@@ -5,6 +5,7 @@
  * other in the same run.
  */
 import path from 'node:path'
+import { seededRng } from '../../src/rooms/rng.js'
 import { Child, sleep } from './lib/child.js'
 import { median, nowMs, quantile, spread, sum, type Spread } from './lib/stats.js'
 import {
@@ -27,6 +28,8 @@ export interface BarrierOptions {
   joins: number
   /** Agents' think time while a joiner comes in (the town must be moving for it to be admitted). */
   joinPaceMs: number
+  /** Joins measured again into the same town, its agents thinking this long per period (0 = not measured). */
+  joinThinkMs: number
   /** How long the idle town's CPU is measured. */
   idleMs: number
   /** How long each town runs periods, unmeasured, before its measured runs (both designs alike). */
@@ -52,6 +55,8 @@ export interface VariantResult {
   /** CPU cores the whole town (villager processes) uses while nobody acts. */
   idleCores?: number
   join?: JoinResult
+  /** Joins into the same town with its agents thinking `joinThinkMs` per period. */
+  joinThinking?: JoinResult
   formMs: number
   /** From formed until the start-up work was over (settle), before the idle and barrier measurements. */
   settleMs?: number
@@ -63,6 +68,8 @@ export interface JoinResult {
   total: Spread
   phases: Record<string, Spread>
   samples: number
+  /** The town's agents' think time per period while the joiners came in. */
+  townPaceMs?: number
 }
 
 function summarize (kind: TownKind, variant: string, n: number, runs: BarrierRun[], reps: ProcessReport[], formMs: number): VariantResult {
@@ -124,20 +131,45 @@ export async function idleCpu (town: Town, ms: number): Promise<number> {
   return (await cpu() - c0) / (nowMs() - t0)
 }
 
-/** Time from a new villager process's start to its first accepted vote, while the town keeps moving. */
-async function measureJoins (town: Town, o: BarrierOptions): Promise<JoinResult> {
+const JOINER_QUIET_CORES = 0.15
+const JOINER_QUIET_MAX_MS = 20_000
+
+/** Until a new process's CPU over a second falls below JOINER_QUIET_CORES (its start-up work is over), at most JOINER_QUIET_MAX_MS. */
+async function startUpOver (child: Child): Promise<void> {
+  const until = nowMs() + JOINER_QUIET_MAX_MS
+  while (nowMs() < until && child.alive) {
+    const [c0] = await cpuMsByChild([child])
+    const t0 = nowMs()
+    await sleep(1_000)
+    const [c1] = await cpuMsByChild([child])
+    if ((c1! - c0!) / (nowMs() - t0) < JOINER_QUIET_CORES) return
+  }
+}
+
+/**
+ * Time from a new villager process's start to its first accepted vote, while the town keeps
+ * moving at `townPaceMs` of think time per period. The joiner itself acts the moment it may:
+ * what is measured is the system's, not its agent's thinking.
+ */
+async function measureJoins (town: Town, o: BarrierOptions, townPaceMs: number): Promise<JoinResult> {
   const totals: number[] = []
   const phases: Record<string, number[]> = {}
   // the town moves on at the agents' pace, so that a join can be admitted at a boundary
-  for (const c of town.children) c.send({ cmd: 'go', pace: o.joinPaceMs })
+  for (const c of town.children) c.send({ cmd: 'go', pace: townPaceMs })
+  // a join's wait for admission depends on where in the period it comes; without a random start the
+  // waits between joins (a second at a time) kept every join at about the same place (seeded: runs repeat)
+  const rng = seededRng('join', town.kind, town.n, townPaceMs)
   for (let j = 0; j < o.joins; j++) {
-    const name = `v${town.n + j}`
+    await sleep(Math.floor(rng() * (townPaceMs + 100)))
+    // after the joiners of an earlier measurement, which are members now
+    const index = town.names.length
+    const name = `v${index}`
     const spawnAt = nowMs()
     let child: Child
     try {
-      if (town.kind === 'meshtown') child = await spawnMeshVillagers(town, 'benchtown', town.n + j, 1, [])
+      if (town.kind === 'meshtown') child = await spawnMeshVillagers(town, 'benchtown', index, 1, [])
       else child = await spawnBaselineVillager(town, name, { mode: town.kind === 'baseline-poll' ? 'poll' : 'longpoll' })
-      child.send({ cmd: 'go', pace: o.joinPaceMs })
+      child.send({ cmd: 'go', pace: 0, townOnly: true })
       const first = await child.waitFor(e => e.ev === 'first-vote', 60_000, 'first vote')
       totals.push(first.t - spawnAt)
       const rep = await child.ask({ cmd: 'report' }, 'report', answerMs(town))
@@ -151,7 +183,10 @@ async function measureJoins (town: Town, o: BarrierOptions): Promise<JoinResult>
       add('peer → villager created', t.node, t.peer)
       add('→ member of the town', t.member, t.node ?? t.connected ?? t.main)
       add('member → first vote', t.firstVote, t.member)
-      o.log(`  join ${town.kind} N=${town.n}+${j}: ${(first.t - spawnAt).toFixed(0)} ms`)
+      o.log(`  join ${town.kind} N=${town.n}+${j}, town thinking ${townPaceMs} ms: ${(first.t - spawnAt).toFixed(0)} ms`)
+      // the next join comes into a town, not into a town and a newcomer still busy starting up (its DHT
+      // lookups, identify, catch-up): every join before this rule competed with the one before it
+      await startUpOver(child)
     } catch (err: any) {
       o.log(`  join ${town.kind}: failed: ${err.message}`)
     }
@@ -159,7 +194,7 @@ async function measureJoins (town: Town, o: BarrierOptions): Promise<JoinResult>
   for (const c of town.children) c.send({ cmd: 'halt' })
   const out: Record<string, Spread> = {}
   for (const [k, v] of Object.entries(phases)) out[k] = spread(v)
-  return { total: spread(totals), phases: out, samples: totals.length }
+  return { total: spread(totals), phases: out, samples: totals.length, townPaceMs }
 }
 
 export async function benchBarrier (o: BarrierOptions): Promise<VariantResult[]> {
@@ -183,7 +218,10 @@ export async function benchBarrier (o: BarrierOptions): Promise<VariantResult[]>
           : await startBaselineTown({ n, mode: v.kind === 'baseline-poll' ? 'poll' : 'longpoll' })
         const periods = v.kind === 'baseline-poll' ? o.pollPeriods : o.periods
         const result = await measureTown(town, v.kind, v.variant, periods, o, started)
-        if (o.joins > 0 && v.kind !== 'baseline-poll' && v.perProcess == null) result.join = await measureJoins(town, o)
+        if (o.joins > 0 && v.kind !== 'baseline-poll' && v.perProcess == null) {
+          result.join = await measureJoins(town, o, o.joinPaceMs)
+          if (o.joinThinkMs > 0) result.joinThinking = await measureJoins(town, o, o.joinThinkMs)
+        }
         results.push(result)
       } catch (err: any) {
         o.log(`  ${v.variant} N=${n} failed: ${err.message}`)

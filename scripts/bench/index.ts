@@ -15,7 +15,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { benchAvailability, type AvailabilityResult } from './availability.js'
-import { benchBarrier, type VariantResult } from './barrier.js'
+import { benchBarrier, type JoinResult, type VariantResult } from './barrier.js'
 import { prepareBundles, ROOT } from './lib/child.js'
 import { LoadSampler, machine, otherLoad } from './lib/machine.js'
 import { flushDisk } from './lib/towns.js'
@@ -43,7 +43,9 @@ const HELP = `npm run bench [-- options]
   --packed LIST            N:K pairs: the town of N also run with K villager peers per process (default 10:5,50:10;
                            quick none); measured when N is among --sizes
   --trade-patch LIST       Meshtown trade variants: nostatus (default none)
-  --joins N                joiners measured per town (default 2; 0 = skip)
+  --joins N                joiners measured per town (default 2; 0 = skip), into the town moving with its agents
+                           thinking 200 ms per period
+  --join-think MS          the joins measured again with the town's agents thinking this long (default 1000; 0 = skip)
   --trade-villagers LIST   villagers trading in pairs (default 2,10)
   --trade-concurrency LIST trades in flight per initiator (default 1,16,64; quick 1,16)
   --trade-seconds S        seconds per trade run (default 10; quick 4)
@@ -115,6 +117,7 @@ async function main (): Promise<void> {
     patches: (args.patch ?? 'none').split(',').filter(p => p !== '' && p !== 'none').map(p => p.replaceAll('+', ',')),
     smallPatches: (args['patch-small'] ?? 'none').split(',').filter(p => p !== '' && p !== 'none').map(p => p.replaceAll('+', ',')),
     joins: num('joins', 2, 2, 0),
+    joinThinkMs: num('join-think', 1000, 1000, 0),
     // N:K, e.g. 50:10 (a town of 50 in five processes of ten peers); measured when N is among the sizes
     packed: (args.packed ?? (quick ? 'none' : '10:5,50:10')).split(',').filter(p => p !== '' && p !== 'none').map(p => {
       const [n, k] = p.split(':').map(Number)
@@ -165,7 +168,7 @@ async function main (): Promise<void> {
   }
   if (only.has('barrier')) {
     results.barrier = await timed('barrier', async () => benchBarrier({
-      sizes: o.sizes, periods: o.periods, pollPeriods: o.pollPeriods, runs: o.runs, patches: o.patches, smallPatches: o.smallPatches, joins: o.joins, packed: o.packed,
+      sizes: o.sizes, periods: o.periods, pollPeriods: o.pollPeriods, runs: o.runs, patches: o.patches, smallPatches: o.smallPatches, joins: o.joins, joinThinkMs: o.joinThinkMs, packed: o.packed,
       joinPaceMs: 200, idleMs: quick ? 5_000 : 10_000, warmMs: o.warmMs, profileDir: profileDir == null ? undefined : path.join(profileDir, 'barrier'), log
     }))
   }
@@ -349,6 +352,11 @@ async function report (r: Results): Promise<string> {
   if (joins.length > 0) {
     const worst = joins.reduce((x, y) => (y.join!.total.median > x.join!.total.median ? y : x))
     rows.push(['Join < 2 s (process start → first vote)', joins.map(j => `N=${j.n}: ${fmt(j.join!.total.median / 1000)} s`).join(', '), verdict(worst.join!.total.median < 2000)])
+    const thinking = joins.filter(j => j.joinThinking != null && j.joinThinking.samples > 0)
+    if (thinking.length > 0) {
+      const slowest = thinking.reduce((x, y) => (y.joinThinking!.total.median > x.joinThinking!.total.median ? y : x))
+      rows.push([`  … the town's agents thinking ${fmt(thinking[0]!.joinThinking!.townPaceMs! / 1000)} s per period (not the target's setting)`, thinking.map(j => `N=${j.n}: ${fmt(j.joinThinking!.total.median / 1000)} s`).join(', '), verdict(slowest.joinThinking!.total.median < 2000)])
+    }
   }
   const rss = b.filter(x => x.kind === 'meshtown' && x.variant === 'meshtown' && x.rssMB.n > 0)
   if (rss.length > 0) rows.push(['RSS < 100 MB per villager process', rss.map(x => `N=${x.n}: ${fmt(x.rssMB.median)} MB`).join(', '), verdict(rss.every(x => x.rssMB.median < 100))])
@@ -371,10 +379,16 @@ async function report (r: Results): Promise<string> {
     L.push('')
     const withJoin = b.filter(x => x.join != null && x.join.samples > 0)
     if (withJoin.length > 0) {
-      L.push('### Joining', '', 'A new villager process started into a running town (agents acting every 200 ms, so that the town reaches',
-        'a boundary where the join can be admitted); from the spawn to its first accepted vote.', '')
-      L.push('| N | design | spawn → first vote | phases (median) |', '| --- | --- | --- | --- |')
-      for (const x of withJoin) L.push(`| ${x.n} | ${x.variant} | ${ms(x.join!.total)} (${x.join!.samples} joins) | ${Object.entries(x.join!.phases).map(([k, v]) => `${k}: ${fmt(v.median)} ms`).join('; ')} |`)
+      L.push('### Joining', '', 'A new villager process started into a running town, whose agents think a while each period (200 ms in the',
+        'target\'s setting, so that the town moves and reaches a boundary where the join can be admitted; then the same town',
+        'with its agents thinking longer, as agents that ask a model do); from the spawn to its first accepted vote. The joiner',
+        'acts the moment it may (results before 2026-11-27 counted its own 200 ms of thinking too).', '')
+      L.push('| N | design | town\'s agents think | spawn → first vote | phases (median) |', '| --- | --- | --- | --- | --- |')
+      for (const x of withJoin) {
+        for (const j of [x.join!, x.joinThinking].filter((j): j is JoinResult => j != null && j.samples > 0)) {
+          L.push(`| ${x.n} | ${x.variant} | ${j.townPaceMs != null ? `${fmt(j.townPaceMs)} ms` : '200 ms'} | ${ms(j.total)} (${j.samples} joins) | ${Object.entries(j.phases).map(([k, v]) => `${k}: ${fmt(v.median)} ms`).join('; ')} |`)
+        }
+      }
       L.push('')
     }
   }

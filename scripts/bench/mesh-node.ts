@@ -96,6 +96,8 @@ async function runVillagers (): Promise<void> {
     busy: boolean
     stopAt: number
     pace: number
+    /** Act only in a town of more than this villager (a joiner's own town of one is not the town). */
+    townOnly: boolean
     reached: boolean
     lastView: number
   }
@@ -108,6 +110,8 @@ async function runVillagers (): Promise<void> {
     if (!p.acting || p.busy || clock == null) return
     const time = clock.time()
     if (time == null || !clock.isMember() || clock.hasVoted()) return
+    // a joiner measured into a town does not play the town of its own it keeps until a neighbour answers
+    if (p.townOnly && p.lastView <= 1) return
     const at = idx(time)
     if (at >= p.stopAt) {
       if (!p.reached) { p.reached = true; checkReached() }
@@ -117,8 +121,11 @@ async function runVillagers (): Promise<void> {
     const go = (): void => {
       const tAct = nowMs()
       const period = idx(clock.time()!)
+      // a villager that started before any neighbour answered keeps a town of its own until it joins
+      // the one it finds: a vote there is no vote in the town (before this rule a join "ended" there)
+      const inTown = p.lastView > 1
       p.node.villager.act('idle').then(() => {
-        if (p.t.firstVote == null) { p.t.firstVote = tAct; emit({ ev: 'first-vote', name: p.name, t: tAct }) }
+        if (p.t.firstVote == null && inTown) { p.t.firstVote = tAct; emit({ ev: 'first-vote', name: p.name, t: tAct }) }
         const v = p.votes[p.votes.length - 1]
         if (v != null && v[0] === period && v[1] === 0) v[1] = tAct
       }, onError('act')).finally(() => { p.busy = false; tryAct(p) })
@@ -186,7 +193,7 @@ async function runVillagers (): Promise<void> {
     }
     t.node = nowMs()
     const p: BenchPeer = {
-      name, peer, node, t, votes: [], adv: [], acting: false, busy: false, stopAt: 0, pace: 0, reached: false, lastView: 0
+      name, peer, node, t, votes: [], adv: [], acting: false, busy: false, stopAt: 0, pace: 0, townOnly: false, reached: false, lastView: 0
     }
     const clock = node.villager.clock!
     for (const patch of patches) { await applyPatch(patch, clock, peer); applyTradePatch(patch, node.trades, node.villager, peer) }
@@ -214,10 +221,10 @@ async function runVillagers (): Promise<void> {
     })
     clock.addEventListener('change', (e) => {
       const size = Object.keys(e.detail.view).length
-      if (p.t.member == null && clock.isMember()) p.t.member = nowMs()
+      if (p.t.member == null && clock.isMember() && size > 1) p.t.member = nowMs()
       if (size !== p.lastView) {
         p.lastView = size
-        emit({ ev: 'view', name, size, member: clock.isMember(), at: idx(e.detail) })
+        emit({ ev: 'view', name, size, member: clock.isMember(), at: idx(e.detail), t: nowMs() })
       }
       if (p.acting) queueMicrotask(() => { tryAct(p) })
     })
@@ -292,6 +299,7 @@ async function runVillagers (): Promise<void> {
           p.reached = false
           p.stopAt = Number(cmd.stopAt ?? Number.MAX_SAFE_INTEGER)
           p.pace = Number(cmd.pace ?? 0)
+          p.townOnly = cmd.townOnly === true
           tryAct(p)
         }
         break
