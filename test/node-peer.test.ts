@@ -1,3 +1,4 @@
+import type { PeerId } from '@libp2p/interface'
 import { expect } from 'chai'
 import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
@@ -9,7 +10,7 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
-import { DEFAULT_FAST_LOOKUPS, DEFAULT_MAX_QUERY_EVERY_ROUNDS, DEFAULT_QUERY_EVERY_ROUNDS } from '../src/protocols/town-directory/index.js'
+import { DEFAULT_FAST_LOOKUPS, DEFAULT_MAX_QUERY_EVERY_ROUNDS, DEFAULT_QUERY_EVERY_ROUNDS, townKey } from '../src/protocols/town-directory/index.js'
 import { PeerPool, waitFor } from './helpers/peers.js'
 
 const TOWN = 'testville'
@@ -92,6 +93,17 @@ describe('peer runtime', function () {
       newcomer.directory!.members().map(String).includes(member.peerId.toString()), 40_000,
     'the newcomer to find the member through the DHT')
     expect(failed).to.be.greaterThan(0)
+  })
+
+  it('a member\'s town record reaches the DHT, though its first round ran before it had a link', async function () {
+    this.timeout(60_000)
+    const boot = await pool.create()
+    const bootAddr = boot.addresses()[0]!
+    const member = await pool.create({ town: TOWN, bootstrap: [bootAddr], lookupInterval: 60_000 })
+    const key = await townKey(TOWN)
+    const held = async (): Promise<boolean> => ((await (boot.libp2p.services.dht as any).providers.getProviders(key)) as PeerId[]).some(p => p.equals(member.peerId))
+    // before, a round that announced to an empty routing table counted as done for 120 rounds (~10 min)
+    await waitFor(held, 20_000, 'the bootstrap peer to hold the member\'s provider record')
   })
 
   it('keeps its PeerId across a restart with the same data dir', async () => {

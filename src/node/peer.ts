@@ -263,9 +263,11 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
     memberLinks: memberLinks(options.memberLinks)
   }
   if (options.town != null) {
-    services.townDirectory = townDirectory({ town: options.town, lookupInterval: options.lookupInterval })
+    // bound once libp2p exists: kad-dht's routing table is not part of its typed interface
+    services.townDirectory = townDirectory({ town: options.town, lookupInterval: options.lookupInterval, dhtPeers: () => dhtRoutingTableSize() })
   }
-  let libp2p: MeshLibp2p
+  let libp2p: MeshLibp2p | undefined
+  const dhtRoutingTableSize = (): number => (libp2p?.services.dht as unknown as { routingTable?: { size: number } } | undefined)?.routingTable?.size ?? 1
   try {
     libp2p = await createLibp2p({
       privateKey,

@@ -22,6 +22,8 @@ export interface TownDirectoryInit {
   /** while queries find nothing new, their gap doubles up to this many rounds */
   maxQueryEveryRounds?: number
   maxDialsPerLookup?: number
+  /** Peers in the DHT's routing table: an announce waits for one (without it, every round may announce). */
+  dhtPeers?: () => number
 }
 
 export interface TownDirectoryComponents {

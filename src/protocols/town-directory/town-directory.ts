@@ -75,7 +75,10 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
     this.queryEveryRounds = Math.max(1, init.queryEveryRounds ?? DEFAULT_QUERY_EVERY_ROUNDS)
     this.maxQueryEveryRounds = Math.max(this.queryEveryRounds, init.maxQueryEveryRounds ?? DEFAULT_MAX_QUERY_EVERY_ROUNDS)
     this.queryGap = this.queryEveryRounds
+    this.dhtPeers = init.dhtPeers
   }
+
+  private readonly dhtPeers?: () => number
 
   async start (): Promise<void> {
     this.key = await townKey(this.town)
@@ -157,7 +160,10 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
       this.log('lookup failed - %s', err.message)
     }
     try {
-      if (this.rounds - this.lastAnnounceRound >= REANNOUNCE_EVERY_ROUNDS) {
+      // kad-dht's provide does not fail when its record reaches no one: a first round, run
+      // as libp2p starts, "announced" to an empty routing table and was not repeated for
+      // 120 rounds (~10 min), so the town's record stayed with the member alone
+      if (this.rounds - this.lastAnnounceRound >= REANNOUNCE_EVERY_ROUNDS && (this.dhtPeers?.() ?? 1) > 0) {
         await this.components.contentRouting.provide(key, { signal })
         this.lastAnnounceRound = this.rounds
         this.log('announced membership of town %s', this.town)
