@@ -27,6 +27,8 @@ import { benchTrades, type TradeResult } from './trades.js'
 
 const BENCHES = ['barrier', 'trades', 'rooms', 'availability', 'memory'] as const
 type Bench = typeof BENCHES[number]
+/** The town's agents' think time per period while joiners come in, in the target's setting (the town must move for a join to be admitted). */
+const JOIN_PACE_MS = 200
 
 const HELP = `npm run bench [-- options]
 
@@ -44,7 +46,7 @@ const HELP = `npm run bench [-- options]
                            quick none); measured when N is among --sizes
   --trade-patch LIST       Meshtown trade variants: nostatus (default none)
   --joins N                joiners measured per town (default 2; 0 = skip), into the town moving with its agents
-                           thinking 200 ms per period
+                           thinking ${JOIN_PACE_MS} ms per period
   --join-think MS          the joins measured again with the town's agents thinking this long (default 1000; 0 = skip)
   --trade-villagers LIST   villagers trading in pairs (default 2,10)
   --trade-concurrency LIST trades in flight per initiator (default 1,16,64; quick 1,16)
@@ -169,7 +171,7 @@ async function main (): Promise<void> {
   if (only.has('barrier')) {
     results.barrier = await timed('barrier', async () => benchBarrier({
       sizes: o.sizes, periods: o.periods, pollPeriods: o.pollPeriods, runs: o.runs, patches: o.patches, smallPatches: o.smallPatches, joins: o.joins, joinThinkMs: o.joinThinkMs, packed: o.packed,
-      joinPaceMs: 200, idleMs: quick ? 5_000 : 10_000, warmMs: o.warmMs, profileDir: profileDir == null ? undefined : path.join(profileDir, 'barrier'), log
+      joinPaceMs: JOIN_PACE_MS, idleMs: quick ? 5_000 : 10_000, warmMs: o.warmMs, profileDir: profileDir == null ? undefined : path.join(profileDir, 'barrier'), log
     }))
   }
   if (only.has('trades')) {
@@ -379,14 +381,14 @@ async function report (r: Results): Promise<string> {
     L.push('')
     const withJoin = b.filter(x => x.join != null && x.join.samples > 0)
     if (withJoin.length > 0) {
-      L.push('### Joining', '', 'A new villager process started into a running town, whose agents think a while each period (200 ms in the',
+      L.push('### Joining', '', `A new villager process started into a running town, whose agents think a while each period (${JOIN_PACE_MS} ms in the`,
         'target\'s setting, so that the town moves and reaches a boundary where the join can be admitted; then the same town',
         'with its agents thinking longer, as agents that ask a model do); from the spawn to its first accepted vote. The joiner',
         'acts the moment it may (results before 2026-11-27 counted its own 200 ms of thinking too).', '')
       L.push('| N | design | town\'s agents think | spawn → first vote | phases (median) |', '| --- | --- | --- | --- | --- |')
       for (const x of withJoin) {
         for (const j of [x.join!, x.joinThinking].filter((j): j is JoinResult => j != null && j.samples > 0)) {
-          L.push(`| ${x.n} | ${x.variant} | ${j.townPaceMs != null ? `${fmt(j.townPaceMs)} ms` : '200 ms'} | ${ms(j.total)} (${j.samples} joins) | ${Object.entries(j.phases).map(([k, v]) => `${k}: ${fmt(v.median)} ms`).join('; ')} |`)
+          L.push(`| ${x.n} | ${x.variant} | ${fmt(j.townPaceMs ?? JOIN_PACE_MS)} ms | ${ms(j.total)} (${j.samples} joins) | ${Object.entries(j.phases).map(([k, v]) => `${k}: ${fmt(v.median)} ms`).join('; ')} |`)
         }
       }
       L.push('')

@@ -15,7 +15,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { emit, onCommands, parseArgs } from './lib/child.js'
 import { closedLoop } from './lib/closed-loop.js'
 import { nowMs } from './lib/stats.js'
-import type { MeshPeer } from '../../src/node/peer.js'
+import { dhtPeerCount, type MeshPeer } from '../../src/node/peer.js'
 import type { ClockState } from '../../src/town/clock.js'
 
 /**
@@ -431,7 +431,6 @@ function evictionsHeld (state: ClockState | undefined): number {
 
 async function directoryStatus (peer: MeshPeer): Promise<{ rounds: number, known: number, table: number, unidentified: number }> {
   const dir = peer.directory as any
-  const dht = (peer.libp2p.services as any).dht
   // connected peers whose protocols we never learnt (identify failed or has not run)
   // (only for a peer with few links: the peer store is slow to read while a town forms)
   let unidentified = 0
@@ -439,7 +438,7 @@ async function directoryStatus (peer: MeshPeer): Promise<{ rounds: number, known
     const known = await peer.libp2p.peerStore.get(id).catch(() => undefined)
     if (known == null || known.protocols.length === 0) unidentified++
   }
-  return { rounds: dir?.rounds ?? 0, known: dir?.known?.size ?? 0, table: dht?.routingTable?.size ?? -1, unidentified }
+  return { rounds: dir?.rounds ?? 0, known: dir?.known?.size ?? 0, table: dhtPeerCount(peer.libp2p) ?? -1, unidentified }
 }
 
 /** Where a process's memory is (MB): V8's heap spaces and the kernel's view of the mapping kinds. */

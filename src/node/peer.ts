@@ -217,6 +217,11 @@ export class MeshPeer {
   }
 }
 
+/** Peers in kad-dht's routing table; undefined if it does not show it (the table is not part of its typed interface). */
+export function dhtPeerCount (libp2p: MeshLibp2p): number | undefined {
+  return (libp2p.services.dht as unknown as { routingTable?: { size: number } }).routingTable?.size
+}
+
 export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
   const log = options.logger ?? silentLogger()
   const listen = (options.listen ?? LOOPBACK_LISTEN).map(a => parseListenAddr(a).toString())
@@ -263,11 +268,10 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
     memberLinks: memberLinks(options.memberLinks)
   }
   if (options.town != null) {
-    // bound once libp2p exists: kad-dht's routing table is not part of its typed interface
-    services.townDirectory = townDirectory({ town: options.town, lookupInterval: options.lookupInterval, dhtPeers: () => dhtRoutingTableSize() })
+    // bound once libp2p exists (until then, and if kad-dht does not show its table, as if it had a peer)
+    services.townDirectory = townDirectory({ town: options.town, lookupInterval: options.lookupInterval, dhtPeers: () => (libp2p == null ? undefined : dhtPeerCount(libp2p)) ?? 1 })
   }
   let libp2p: MeshLibp2p | undefined
-  const dhtRoutingTableSize = (): number => (libp2p?.services.dht as unknown as { routingTable?: { size: number } } | undefined)?.routingTable?.size ?? 1
   try {
     libp2p = await createLibp2p({
       privateKey,

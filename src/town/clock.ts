@@ -468,10 +468,9 @@ export function mergeStates (ours: ClockState, theirs: ClockState): { state: Clo
     }
     return { state, completed, adopted: false }
   }
+  // 0 only for the same period and the same view
   const order = compareStates(theirs, ours)
-  if (order !== 0 || isTownOfOne(ours) !== isTownOfOne(theirs)) {
-    return replaces(theirs, ours, order) ? { state: theirs, completed: [], adopted: true } : { state: ours, completed: [], adopted: false }
-  }
+  if (order !== 0) return replaces(theirs, ours, order) ? { state: theirs, completed: [], adopted: true } : { state: ours, completed: [], adopted: false }
   let state = ours
   const completed: Certificate[] = []
   const stmts: Statement[] = [
@@ -502,7 +501,7 @@ function replaces (theirs: ClockState, ours: ClockState, order: number): boolean
   const oursAlone = isTownOfOne(ours)
   const theirsAlone = isTownOfOne(theirs)
   if (oursAlone !== theirsAlone) return oursAlone
-  if (order <= 0) return false
+  if (order < 0) return false
   return oursAlone || Object.keys(theirs.view).some(id => Object.hasOwn(ours.view, id))
 }
 

@@ -169,7 +169,7 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
         this.log('announced membership of town %s', this.town)
       }
     } catch (err: any) {
-      // expected while the routing table is still empty: the next round tries again
+      // a query cut short (the round's deadline, a stop): the next round tries again
       this.log('announce failed - %s', err.message)
     }
     if (found === 0 && this.rounds >= this.fastLookups) this.identifyLinksAgain()
