@@ -106,6 +106,39 @@ describe('peer runtime', function () {
     await waitFor(held, 20_000, 'the bootstrap peer to hold the member\'s provider record')
   })
 
+  it('a newcomer looks its town up as soon as its DHT has a peer, not at its next round', async function () {
+    this.timeout(60_000)
+    const boot = await pool.create()
+    const bootAddr = boot.addresses()[0]!
+    const member = await pool.create({ town: TOWN, bootstrap: [bootAddr], lookupInterval: 60_000 })
+    const key = await townKey(TOWN)
+    await waitFor(async () => ((await (boot.libp2p.services.dht as any).providers.getProviders(key)) as PeerId[]).some(p => p.equals(member.peerId)),
+      20_000, 'the bootstrap peer to hold the member\'s record')
+    // no round of its own would come during the test: its first ran at its start, with no link
+    const newcomer = await pool.create({ town: TOWN, fastLookupInterval: 60_000, lookupInterval: 60_000 })
+    const directory = newcomer.directory as any
+    await waitFor(() => directory.rounds === 1 && directory.running == null, 10_000, 'the newcomer\'s first round, before any link')
+    expect(directory.members()).to.have.length(0)
+    await newcomer.connectBootstrap([bootAddr])
+    await waitFor(() => directory.members().some((p: PeerId) => p.equals(member.peerId)), 20_000, 'the newcomer to find the member')
+    expect(directory.rounds).to.equal(2)
+  })
+
+  it('a newcomer that found its town announces itself a few rounds later, not in the round that found it', async function () {
+    this.timeout(60_000)
+    const boot = await pool.create()
+    const bootAddr = boot.addresses()[0]!
+    const member = await pool.create({ town: TOWN, bootstrap: [bootAddr], lookupInterval: 60_000 })
+    const key = await townKey(TOWN)
+    const holds = async (peer: MeshPeer): Promise<boolean> => ((await (boot.libp2p.services.dht as any).providers.getProviders(key)) as PeerId[]).some(p => p.equals(peer.peerId))
+    await waitFor(async () => holds(member), 20_000, 'the bootstrap peer to hold the member\'s record')
+    const newcomer = await pool.create({ town: TOWN, bootstrap: [bootAddr], fastLookupInterval: 50, lookupInterval: 60_000 })
+    await waitFor(async () => holds(newcomer), 20_000, 'the bootstrap peer to hold the newcomer\'s record')
+    const directory = newcomer.directory as any
+    expect(directory.foundInRound).to.be.a('number')
+    expect(directory.lastAnnounceRound - directory.foundInRound).to.be.at.least(4)
+  })
+
   it('keeps its PeerId across a restart with the same data dir', async () => {
     const dir = await pool.dir()
     const first = await pool.create({ dataDir: dir })

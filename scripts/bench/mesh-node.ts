@@ -182,6 +182,12 @@ async function runVillagers (): Promise<void> {
       }
     })
     peer.libp2p.addEventListener('connection:close', () => { net.closed++ })
+    // a join's phases: the DHT's first peer, the directory's first member found, the first link to a member
+    ;(peer.libp2p.services.dht as any).routingTable?.addEventListener('peer:add', () => { t.dhtPeer ??= nowMs() }, { once: true })
+    peer.directory?.addEventListener('member:found', () => { t.found ??= nowMs() }, { once: true })
+    peer.libp2p.addEventListener('peer:identify', (e) => {
+      if (t.memberLink == null && (e.detail.protocols as string[]).some(pr => pr.includes('/meshtown/clock'))) t.memberLink = nowMs()
+    })
     const registrar = (peer.libp2p as any).components.registrar
     const getHandler = registrar.getHandler.bind(registrar)
     registrar.getHandler = (protocol: string) => { const k = `inbound ${protocol}`; net.streams[k] = (net.streams[k] ?? 0) + 1; return getHandler(protocol) }

@@ -13,7 +13,7 @@ import type { LevelDatastore } from 'datastore-level'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { chatTopic } from '../protocols/topics.js'
 import { memberLinks, type MemberLinksInit, type MemberLinksService } from './member-links.js'
-import { townDirectory, type TownDirectoryService } from '../protocols/town-directory/index.js'
+import { townDirectory, type DhtRoutingTable, type TownDirectoryService } from '../protocols/town-directory/index.js'
 import pRetry from 'p-retry'
 import { parseBootstrapAddr, parseListenAddr } from './addresses.js'
 import { BootstrapUnreachableError } from './errors.js'
@@ -79,8 +79,9 @@ export interface PeerOptions {
   /** Passphrase (>= 20 chars) protecting the key in the data dir. */
   keyPass?: string
   gossipsub?: Partial<GossipsubOpts>
-  /** Town directory lookup interval in ms. */
+  /** Town directory lookup intervals in ms (tests shorten or lengthen them). */
   lookupInterval?: number
+  fastLookupInterval?: number
   /** How member links wait and back off (tests shorten them). */
   memberLinks?: MemberLinksInit
 }
@@ -218,8 +219,15 @@ export class MeshPeer {
 }
 
 /** Peers in kad-dht's routing table; undefined if it does not show it (the table is not part of its typed interface). */
+const SELF_QUERY_DELAY_MS = 5_000
+
+/** kad-dht's routing table (not part of its typed interface). */
+export function dhtRoutingTable (libp2p: MeshLibp2p): DhtRoutingTable | undefined {
+  return (libp2p.services.dht as unknown as { routingTable?: DhtRoutingTable }).routingTable
+}
+
 export function dhtPeerCount (libp2p: MeshLibp2p): number | undefined {
-  return (libp2p.services.dht as unknown as { routingTable?: { size: number } }).routingTable?.size
+  return dhtRoutingTable(libp2p)?.size
 }
 
 export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
@@ -263,13 +271,17 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
       clientMode: false,
       // towns run on LANs and loopback: keep private addresses in DHT records
       peerInfoMapper: passthroughMapper,
-      allowQueryWithZeroPeers: true
+      allowQueryWithZeroPeers: true,
+      // kad-dht's first self-query (~10 requests, each answer's peers written to the peer
+      // store) came 1 s after start, in the middle of a newcomer's join; the town
+      // directory's own lookups fill the table meanwhile
+      initialQuerySelfInterval: SELF_QUERY_DELAY_MS
     }),
     memberLinks: memberLinks(options.memberLinks)
   }
   if (options.town != null) {
-    // bound once libp2p exists (until then, and if kad-dht does not show its table, as if it had a peer)
-    services.townDirectory = townDirectory({ town: options.town, lookupInterval: options.lookupInterval, dhtPeers: () => (libp2p == null ? undefined : dhtPeerCount(libp2p)) ?? 1 })
+    // bound once libp2p exists (created before it starts)
+    services.townDirectory = townDirectory({ town: options.town, lookupInterval: options.lookupInterval, fastLookupInterval: options.fastLookupInterval, dhtTable: () => libp2p == null ? undefined : dhtRoutingTable(libp2p) })
   }
   let libp2p: MeshLibp2p | undefined
   try {

@@ -22,8 +22,18 @@ export interface TownDirectoryInit {
   /** while queries find nothing new, their gap doubles up to this many rounds */
   maxQueryEveryRounds?: number
   maxDialsPerLookup?: number
-  /** Peers in the DHT's routing table: an announce waits for one (without it, every round may announce). */
-  dhtPeers?: () => number
+  /**
+   * The DHT's routing table, once libp2p exists: an announce waits for a peer in it (without
+   * one, every round may announce), and a peer's first entry in it starts a round at once.
+   */
+  dhtTable?: () => DhtRoutingTable | undefined
+}
+
+/** What the directory reads of kad-dht's routing table. */
+export interface DhtRoutingTable {
+  readonly size: number
+  addEventListener(type: 'peer:add', listener: () => void): void
+  removeEventListener(type: 'peer:add', listener: () => void): void
 }
 
 export interface TownDirectoryComponents {

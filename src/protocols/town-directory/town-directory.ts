@@ -8,7 +8,7 @@ import {
   DEFAULT_FAST_LOOKUP_INTERVAL_MS, DEFAULT_FAST_LOOKUPS, DEFAULT_LOOKUP_INTERVAL_MS,
   DEFAULT_MAX_DIALS_PER_LOOKUP, DEFAULT_MAX_QUERY_EVERY_ROUNDS, DEFAULT_QUERY_EVERY_ROUNDS, TOWN_KEY_PREFIX, TOWN_NAME_PATTERN
 } from './constants.js'
-import type { TownDirectoryComponents, TownDirectoryEvents, TownDirectoryInit, TownDirectoryService } from './index.js'
+import type { DhtRoutingTable, TownDirectoryComponents, TownDirectoryEvents, TownDirectoryInit, TownDirectoryService } from './index.js'
 
 
 export function assertTownName (town: string): string {
@@ -34,6 +34,8 @@ const ROUND_TIMEOUT_MS = 10_000
  * minute, as before, it was most of a settled town of 25's DHT work.
  */
 const REANNOUNCE_EVERY_ROUNDS = 120
+/** A peer that found its town announces this many rounds after (mayAnnounce). */
+const ANNOUNCE_AFTER_FOUND_ROUNDS = 4
 /** How often one link is identified again while lookups find no one. */
 const MAX_IDENTIFY_TRIES = 3
 const IDENTIFY_LINKS_PER_ROUND = 2
@@ -61,6 +63,8 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
   private controller?: AbortController
   private rounds = 0
   private lastAnnounceRound = -Infinity
+  /** the round whose lookup first found another member */
+  private foundInRound?: number
   private running?: Promise<void>
 
   constructor (components: TownDirectoryComponents, init: TownDirectoryInit) {
@@ -75,10 +79,12 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
     this.queryEveryRounds = Math.max(1, init.queryEveryRounds ?? DEFAULT_QUERY_EVERY_ROUNDS)
     this.maxQueryEveryRounds = Math.max(this.queryEveryRounds, init.maxQueryEveryRounds ?? DEFAULT_MAX_QUERY_EVERY_ROUNDS)
     this.queryGap = this.queryEveryRounds
-    this.dhtPeers = init.dhtPeers
+    this.dhtTable = init.dhtTable
   }
 
-  private readonly dhtPeers?: () => number
+  private readonly dhtTable?: () => DhtRoutingTable | undefined
+  /** a round asked for while one was running: it follows at once */
+  private roundWanted = false
 
   async start (): Promise<void> {
     this.key = await townKey(this.town)
@@ -88,9 +94,35 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
   /** Rounds begin once libp2p is listening, so that the announced record carries our addresses. */
   afterStart (): void {
     this.schedule(0)
+    this.dhtTable?.()?.addEventListener('peer:add', this.onFirstDhtPeer)
+  }
+
+  /**
+   * The first round runs as libp2p starts, before any link: its lookup finds no one and it
+   * cannot announce. The next fast round came up to a fast interval (500 ms) after the
+   * DHT's first peer, most of a newcomer's wait between its bootstrap link and its town.
+   * So the DHT's first peer starts a round at once (once: later peers only join a query
+   * under way or the next round).
+   */
+  private readonly onFirstDhtPeer = (): void => {
+    this.dhtTable?.()?.removeEventListener('peer:add', this.onFirstDhtPeer)
+    if (this.known.size > 0 && this.lastAnnounceRound > -Infinity) return
+    this.runSoon()
+  }
+
+  /** A round now, or right after the one under way. */
+  private runSoon (): void {
+    if (this.controller == null || this.controller.signal.aborted) return
+    if (this.running != null) {
+      this.roundWanted = true
+      return
+    }
+    clearTimeout(this.timer)
+    this.schedule(0)
   }
 
   async stop (): Promise<void> {
+    this.dhtTable?.()?.removeEventListener('peer:add', this.onFirstDhtPeer)
     clearTimeout(this.timer)
     this.timer = undefined
     this.controller?.abort()
@@ -126,7 +158,9 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
     this.timer = setTimeout(() => {
       this.running = this.runRound().finally(() => {
         this.running = undefined
-        this.schedule(this.rounds < this.fastLookups ? this.fastLookupInterval : this.lookupInterval)
+        const wanted = this.roundWanted
+        this.roundWanted = false
+        this.schedule(wanted ? 0 : this.rounds < this.fastLookups ? this.fastLookupInterval : this.lookupInterval)
       })
     }, delay)
   }
@@ -159,11 +193,12 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
     } catch (err: any) {
       this.log('lookup failed - %s', err.message)
     }
+    if (found > 0) this.foundInRound ??= this.rounds
     try {
       // kad-dht's provide does not fail when its record reaches no one: a first round, run
       // as libp2p starts, "announced" to an empty routing table and was not repeated for
       // 120 rounds (~10 min), so the town's record stayed with the member alone
-      if (this.rounds - this.lastAnnounceRound >= REANNOUNCE_EVERY_ROUNDS && (this.dhtPeers?.() ?? 1) > 0) {
+      if (this.rounds - this.lastAnnounceRound >= REANNOUNCE_EVERY_ROUNDS && (this.dhtTable?.()?.size ?? 1) > 0 && this.mayAnnounce()) {
         await this.components.contentRouting.provide(key, { signal })
         this.lastAnnounceRound = this.rounds
         this.log('announced membership of town %s', this.town)
@@ -178,6 +213,18 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
         ? this.queryEveryRounds
         : Math.min(this.queryGap * 2, this.maxQueryEveryRounds)
     }
+  }
+
+  /**
+   * A peer that found no one announces at once: until then no one can find it. One that
+   * found its town announces a few rounds later (2 s at the fast interval, still within the
+   * others' fast rounds): the town learns of it from its links meanwhile, and an announce
+   * (a closest-peers query and a record written at up to 20 peers: 27 DHT requests in a
+   * town of 10) was most of a newcomer's DHT work between its first lookup and its first
+   * vote.
+   */
+  private mayAnnounce (): boolean {
+    return this.foundInRound == null || this.rounds - this.foundInRound >= ANNOUNCE_AFTER_FOUND_ROUNDS
   }
 
   /**
