@@ -284,6 +284,18 @@ describe('a villager in a town without a merchant (real peers)', function () {
     expect(alice.service.merchantWaits).to.equal(1)
   })
 
+  it('a newcomer to a town under way does not wait for a merchant in its first moments (its turn, and the town, would wait with it)', async () => {
+    town = await new TestTown().start({ villagers: [{ name: 'alice', occupation: 'farmer' }], merchantWaitMs: 30_000 })
+    const alice = town.get('alice')
+    await alice.service.act('idle')
+    await waitFor(() => alice.service.clock?.state?.prev != null, 10_000, 'alice\'s town to complete a period')
+    const ben = await town.addVillager('ben', 'chef')
+    await waitFor(() => ben.service.clock?.state?.prev != null && town!.members(ben).includes('alice'), 20_000, 'ben to take up alice\'s town')
+    const refused = await ben.service.prices().then(() => 'ok', (err) => err.code)
+    expect(refused).to.equal('NO_MERCHANT')
+    expect(ben.service.merchantWaits).to.equal(0)
+  })
+
   it('past its first moments never waits for a merchant (an agent reads the prices every turn), and finds one that comes', async () => {
     // no first moments at all: what a villager that has run a while sees
     town = await new TestTown().start({ villagers: [{ name: 'alice', occupation: 'farmer' }], merchantWaitMs: 0 })

@@ -279,19 +279,23 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
   }
 
   /**
-   * The merchant among the connected peers. Only in the villager's first moments
-   * (`merchantWaitMs` from its start) may one still be connecting: callers then wait
-   * for it, sharing one wait, until that moment is over. After it a town without a
-   * merchant is told so at once, and a merchant that connects later is found by the
-   * first look after it is identified. (A wait every 30 s or so held the agent's turn,
-   * which reads the prices, and with it the vote the whole town waited for: 5 s of
-   * every 35 in a town without a merchant.)
+   * The merchant among the connected peers. Only in the first moments of a town that
+   * starts with this villager (`merchantWaitMs` from its start, while the town has
+   * completed no period) may one still be connecting: callers then wait for it, sharing
+   * one wait, until that moment is over. After it a town without a merchant is told so
+   * at once, and a merchant that connects later is found by the first look after it is
+   * identified. (A wait every 30 s or so held the agent's turn, which reads the prices,
+   * and with it the vote the whole town waited for: 5 s of every 35 in a town without a
+   * merchant. A newcomer to a town under way is admitted a second or two after its
+   * start, and its first turn waited out the rest, the town with it; its merchant, if
+   * the town has one, was dialled when its town directory found the town.)
    */
   private async merchant (): Promise<PeerId> {
     const found = await findMerchant(this.peer.libp2p)
     if (found != null) return found
     const left = this.startedAt + (this.init.merchantWaitMs ?? MERCHANT_WAIT_MS) - Date.now()
-    if (left <= 0) throw this.noMerchant()
+    const underWay = this.clockService?.state?.prev != null
+    if (left <= 0 || underWay) throw this.noMerchant()
     if (this.merchantWait == null) {
       this.merchantWaits++
       const wait = waitForMerchant(this.peer.libp2p, { timeoutMs: left })
