@@ -15,7 +15,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { emit, onCommands, parseArgs } from './lib/child.js'
 import { closedLoop } from './lib/closed-loop.js'
 import { nowMs } from './lib/stats.js'
-import { dhtPeerCount, type MeshPeer } from '../../src/node/peer.js'
+import type { MeshPeer } from '../../src/node/peer.js'
 import type { ClockState } from '../../src/town/clock.js'
 
 /**
@@ -53,7 +53,7 @@ const args = parseArgs(process.argv.slice(2))
 const role = args.role ?? 'villager'
 
 // loaded here, not at the top, so the report can tell module loading from the rest
-const { createPeer } = await import('../../src/node/peer.js')
+const { createPeer, dhtPeerCount } = await import('../../src/node/peer.js')
 const importedAt = nowMs()
 
 if (role === 'bootstrap') {
