@@ -181,7 +181,13 @@ async function measureJoins (town: Town, o: BarrierOptions, townPaceMs: number):
       add('main → modules loaded', t.imported, t.main)
       add('modules → peer started', t.peer, t.imported)
       add('peer → villager created', t.node, t.peer)
-      add('→ member of the town', t.member, t.node ?? t.connected ?? t.main)
+      if (t.tookUp != null) {
+        // Meshtown: finding the town (DHT), linking to a member and its snapshot; then admission at a boundary
+        add('villager created → took up the town', t.tookUp, t.node)
+        add('took up the town → member', t.member, t.tookUp)
+      } else {
+        add('→ member of the town', t.member, t.node ?? t.connected ?? t.main)
+      }
       add('member → first vote', t.firstVote, t.member)
       o.log(`  join ${town.kind} N=${town.n}+${j}, town thinking ${townPaceMs} ms: ${(first.t - spawnAt).toFixed(0)} ms`)
       // the next join comes into a town, not into a town and a newcomer still busy starting up (its DHT

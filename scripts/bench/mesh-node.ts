@@ -227,6 +227,8 @@ async function runVillagers (): Promise<void> {
     })
     clock.addEventListener('change', (e) => {
       const size = Object.keys(e.detail.view).length
+      // took up the town (its snapshot), then admitted to it
+      if (p.t.tookUp == null && size > 1) p.t.tookUp = nowMs()
       if (p.t.member == null && clock.isMember() && size > 1) p.t.member = nowMs()
       if (size !== p.lastView) {
         p.lastView = size
