@@ -8,6 +8,7 @@ import path from 'node:path'
 import { seededRng } from '../../src/rooms/rng.js'
 import { Child, sleep } from './lib/child.js'
 import { median, nowMs, quantile, spread, sum, type Spread } from './lib/stats.js'
+import { JOIN_TIMEOUT_MS, type JoinResult } from './lib/joins.js'
 import {
   answerMs, cpuMsByChild, formTimeoutMs, currentIndex, runPeriods, settle, describeSettled, warmUp, spawnBaselineVillager, spawnMeshVillagers, startBaselineTown, startMeshTown, stopTown, waitFormed,
   type BarrierRun, type ProcessReport, type Town, type TownKind
@@ -61,15 +62,6 @@ export interface VariantResult {
   /** From formed until the start-up work was over (settle), before the idle and barrier measurements. */
   settleMs?: number
   error?: string
-}
-
-export interface JoinResult {
-  /** Process start -> its first vote accepted, ms. */
-  total: Spread
-  phases: Record<string, Spread>
-  samples: number
-  /** The town's agents' think time per period while the joiners came in. */
-  townPaceMs?: number
 }
 
 function summarize (kind: TownKind, variant: string, n: number, runs: BarrierRun[], reps: ProcessReport[], formMs: number): VariantResult {
@@ -170,7 +162,7 @@ async function measureJoins (town: Town, o: BarrierOptions, townPaceMs: number):
       if (town.kind === 'meshtown') child = await spawnMeshVillagers(town, 'benchtown', index, 1, [])
       else child = await spawnBaselineVillager(town, name, { mode: town.kind === 'baseline-poll' ? 'poll' : 'longpoll' })
       child.send({ cmd: 'go', pace: 0, townOnly: true })
-      const first = await child.waitFor(e => e.ev === 'first-vote', 60_000, 'first vote')
+      const first = await child.waitFor(e => e.ev === 'first-vote', JOIN_TIMEOUT_MS, 'first vote')
       totals.push(first.t - spawnAt)
       const rep = await child.ask({ cmd: 'report' }, 'report', answerMs(town))
       const t = rep.peers[0].t as Record<string, number | undefined>
@@ -200,7 +192,7 @@ async function measureJoins (town: Town, o: BarrierOptions, townPaceMs: number):
   for (const c of town.children) c.send({ cmd: 'halt' })
   const out: Record<string, Spread> = {}
   for (const [k, v] of Object.entries(phases)) out[k] = spread(v)
-  return { total: spread(totals), phases: out, samples: totals.length, townPaceMs }
+  return { total: spread(totals), phases: out, samples: totals.length, attempts: o.joins, townPaceMs }
 }
 
 export async function benchBarrier (o: BarrierOptions): Promise<VariantResult[]> {
