@@ -218,7 +218,7 @@ export class MeshPeer {
   }
 }
 
-/** Peers in kad-dht's routing table; undefined if it does not show it (the table is not part of its typed interface). */
+/** kad-dht's first self-query comes this long after start (its default is 1 s: see createPeer). */
 const SELF_QUERY_DELAY_MS = 5_000
 
 /** kad-dht's routing table (not part of its typed interface). */
@@ -226,6 +226,7 @@ export function dhtRoutingTable (libp2p: MeshLibp2p): DhtRoutingTable | undefine
   return (libp2p.services.dht as unknown as { routingTable?: DhtRoutingTable }).routingTable
 }
 
+/** Peers in kad-dht's routing table; undefined if it does not show it. */
 export function dhtPeerCount (libp2p: MeshLibp2p): number | undefined {
   return dhtRoutingTable(libp2p)?.size
 }
