@@ -95,25 +95,27 @@ describe('peer runtime', function () {
     expect(failed).to.be.greaterThan(0)
   })
 
-  it('a member\'s town record reaches the DHT, though its first round ran before it had a link', async function () {
-    this.timeout(60_000)
+  /** A bootstrap peer and a member whose rounds are a minute apart; `holds`: whether the bootstrap peer holds a peer's town record. */
+  async function bootAndMember (): Promise<{ bootAddr: string, member: MeshPeer, holds: (peer: MeshPeer) => Promise<boolean> }> {
     const boot = await pool.create()
     const bootAddr = boot.addresses()[0]!
     const member = await pool.create({ town: TOWN, bootstrap: [bootAddr], lookupInterval: 60_000 })
     const key = await townKey(TOWN)
-    const held = async (): Promise<boolean> => ((await (boot.libp2p.services.dht as any).providers.getProviders(key)) as PeerId[]).some(p => p.equals(member.peerId))
+    const holds = async (peer: MeshPeer): Promise<boolean> => ((await (boot.libp2p.services.dht as any).providers.getProviders(key)) as PeerId[]).some(p => p.equals(peer.peerId))
+    return { bootAddr, member, holds }
+  }
+
+  it('a member\'s town record reaches the DHT, though its first round ran before it had a link', async function () {
+    this.timeout(60_000)
+    const { member, holds } = await bootAndMember()
     // before, a round that announced to an empty routing table counted as done for 120 rounds (~10 min)
-    await waitFor(held, 20_000, 'the bootstrap peer to hold the member\'s provider record')
+    await waitFor(async () => holds(member), 20_000, 'the bootstrap peer to hold the member\'s provider record')
   })
 
   it('a newcomer looks its town up as soon as its DHT has a peer, not at its next round', async function () {
     this.timeout(60_000)
-    const boot = await pool.create()
-    const bootAddr = boot.addresses()[0]!
-    const member = await pool.create({ town: TOWN, bootstrap: [bootAddr], lookupInterval: 60_000 })
-    const key = await townKey(TOWN)
-    await waitFor(async () => ((await (boot.libp2p.services.dht as any).providers.getProviders(key)) as PeerId[]).some(p => p.equals(member.peerId)),
-      20_000, 'the bootstrap peer to hold the member\'s record')
+    const { bootAddr, member, holds } = await bootAndMember()
+    await waitFor(async () => holds(member), 20_000, 'the bootstrap peer to hold the member\'s record')
     // no round of its own would come during the test: its first ran at its start, with no link
     const newcomer = await pool.create({ town: TOWN, fastLookupInterval: 60_000, lookupInterval: 60_000 })
     const directory = newcomer.directory as any
@@ -126,11 +128,7 @@ describe('peer runtime', function () {
 
   it('a newcomer that found its town announces itself a few rounds later, not in the round that found it', async function () {
     this.timeout(60_000)
-    const boot = await pool.create()
-    const bootAddr = boot.addresses()[0]!
-    const member = await pool.create({ town: TOWN, bootstrap: [bootAddr], lookupInterval: 60_000 })
-    const key = await townKey(TOWN)
-    const holds = async (peer: MeshPeer): Promise<boolean> => ((await (boot.libp2p.services.dht as any).providers.getProviders(key)) as PeerId[]).some(p => p.equals(peer.peerId))
+    const { bootAddr, member, holds } = await bootAndMember()
     await waitFor(async () => holds(member), 20_000, 'the bootstrap peer to hold the member\'s record')
     const newcomer = await pool.create({ town: TOWN, bootstrap: [bootAddr], fastLookupInterval: 50, lookupInterval: 60_000 })
     await waitFor(async () => holds(newcomer), 20_000, 'the bootstrap peer to hold the newcomer\'s record')
