@@ -10,6 +10,7 @@
 import path from 'node:path'
 import { seededRng } from '../../src/rooms/rng.js'
 import { prepareBundles, sleep } from './lib/child.js'
+import { JOIN_TIMEOUT_MS } from './lib/joins.js'
 import { nowMs } from './lib/stats.js'
 import { answerMs, spawnMeshVillagers, startMeshTown, stopTown, waitFormed } from './lib/towns.js'
 
@@ -26,11 +27,10 @@ try {
   for (let j = 0; j < joins; j++) {
     await sleep(Math.floor(rng() * (pace + 100)))
     const spawnAt = nowMs()
-    // JOIN_PROF=dir: each joiner's CPU profile (node --cpu-prof), written as it stops
     const prof = process.env.JOIN_PROF != null ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(process.env.JOIN_PROF)] : []
     const child = await spawnMeshVillagers(town, 'benchtown', town.names.length, 1, prof)
     child.send({ cmd: 'go', pace: 0, townOnly: true })
-    await child.waitFor(e => e.ev === 'first-vote', 60_000, 'first vote')
+    await child.waitFor(e => e.ev === 'first-vote', JOIN_TIMEOUT_MS, 'first vote')
     const cpu = (await child.ask({ cmd: 'mem' }, 'mem', answerMs(town))).cpu as { user: number, system: number }
     const net = (await child.ask({ cmd: 'gossip-stats' }, 'gossip-stats', answerMs(town))).peers[0].net as { opened: number, closed: number, streams: Record<string, number> }
     const rep = await child.ask({ cmd: 'report' }, 'report', answerMs(town))

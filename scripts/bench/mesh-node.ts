@@ -53,7 +53,7 @@ const args = parseArgs(process.argv.slice(2))
 const role = args.role ?? 'villager'
 
 // loaded here, not at the top, so the report can tell module loading from the rest
-const { createPeer, dhtPeerCount } = await import('../../src/node/peer.js')
+const { createPeer, dhtPeerCount, dhtRoutingTable } = await import('../../src/node/peer.js')
 const importedAt = nowMs()
 
 if (role === 'bootstrap') {
@@ -183,7 +183,7 @@ async function runVillagers (): Promise<void> {
     })
     peer.libp2p.addEventListener('connection:close', () => { net.closed++ })
     // a join's phases: the DHT's first peer, the directory's first member found, the first link to a member
-    ;(peer.libp2p.services.dht as any).routingTable?.addEventListener('peer:add', () => { t.dhtPeer ??= nowMs() }, { once: true })
+    dhtRoutingTable(peer.libp2p)?.addEventListener('peer:add', () => { t.dhtPeer ??= nowMs() })
     peer.directory?.addEventListener('member:found', () => { t.found ??= nowMs() }, { once: true })
     peer.libp2p.addEventListener('peer:identify', (e) => {
       if (t.memberLink == null && (e.detail.protocols as string[]).some(pr => pr.includes('/meshtown/clock'))) t.memberLink = nowMs()
