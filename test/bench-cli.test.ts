@@ -28,12 +28,22 @@ describe('npm run bench: bad options', function () {
     ['--multi', '1', 'a whole number >= 2'],
     ['--room-agents', '1', 'a whole number >= 2'],
     ['--join-think', '-1', 'a whole number >= 0'],
-    ['--join-think', '0.5', 'a whole number >= 0']
+    ['--join-think', '0.5', 'a whole number >= 0'],
+    ['--large-evict-after', '-1', 'a whole number >= 0']
   ]) {
     it(`${flag} ${JSON.stringify(value)} is refused`, async () => {
       const r = await run([flag!, value!, '--only', 'barrier'])
       expect(r.code).to.equal(1)
       expect(r.stderr).to.include(`${flag} takes ${expected}, got "${value}"`)
+      expect(await readdir(dir)).to.deep.equal([])
+    })
+  }
+
+  for (const [flag, value, pair] of [['--packed', '10:5,10:1', '10:1'], ['--large', '100', '100'], ['--large', 'x:20', 'x:20']]) {
+    it(`${flag} ${JSON.stringify(value)} is refused: not N:K pairs`, async () => {
+      const r = await run([flag!, value!, '--only', 'barrier'])
+      expect(r.code).to.equal(1)
+      expect(r.stderr).to.include(`${flag} takes N:K pairs (a town of N, K peers per process), got "${pair}"`)
       expect(await readdir(dir)).to.deep.equal([])
     })
   }

@@ -26,6 +26,13 @@ export interface BarrierOptions {
   smallPatches: string[]
   /** Towns of N villagers with K peers per OS process, measured as their own variant: [N, K] pairs. */
   packed?: Array<[n: number, perProcess: number]>
+  /**
+   * Towns larger than the sizes, measured only with K peers per process (N processes of one are past
+   * what the machine holds) and against the long-poll baseline; no joins.
+   */
+  large?: Array<[n: number, perProcess: number]>
+  /** Their villagers' --evict-after, ms (default: the villager's own) */
+  largeEvictAfterMs?: number
   joins: number
   /** Agents' think time while a joiner comes in (the town must be moving for it to be admitted). */
   joinPaceMs: number
@@ -197,26 +204,33 @@ async function measureJoins (town: Town, o: BarrierOptions, townPaceMs: number):
 
 export async function benchBarrier (o: BarrierOptions): Promise<VariantResult[]> {
   const results: VariantResult[] = []
-  for (const n of o.sizes) {
-    const variants: Array<{ kind: TownKind, variant: string, patch?: string, perProcess?: number }> = [
-      { kind: 'meshtown', variant: 'meshtown' },
-      ...(o.packed ?? []).filter(([size]) => size === n).map(([, k]) => ({ kind: 'meshtown' as const, variant: `meshtown, ${k} per process`, perProcess: k })),
-      ...(n <= 10 ? o.smallPatches : []).map(p => ({ kind: 'meshtown' as const, variant: `meshtown+${p.replaceAll(',', '+')}`, patch: p })),
-      ...o.patches.map(p => ({ kind: 'meshtown' as const, variant: `meshtown+${p.replaceAll(',', '+')}`, patch: p })),
-      { kind: 'baseline-longpoll', variant: 'baseline long-poll' },
-      { kind: 'baseline-poll', variant: 'baseline poll 1 s' }
-    ]
+  const packed = [...(o.packed ?? []), ...(o.large ?? [])]
+  const sizes = [...new Set([...o.sizes, ...(o.large ?? []).map(([n]) => n)])].sort((a, b) => a - b)
+  for (const n of sizes) {
+    const large = !o.sizes.includes(n)
+    const packedAtN = packed.filter(([size]) => size === n).map(([, k]) => ({ kind: 'meshtown' as const, variant: `meshtown, ${k} per process`, perProcess: k }))
+    const evict = o.largeEvictAfterMs
+    const variants: Array<{ kind: TownKind, variant: string, patch?: string, perProcess?: number, evictAfterMs?: number }> = large
+      ? [...packedAtN.map(v => evict == null ? v : { ...v, variant: `${v.variant}, evict-after ${evict / 1000} s`, evictAfterMs: evict }), { kind: 'baseline-longpoll', variant: 'baseline long-poll' }]
+      : [
+          { kind: 'meshtown', variant: 'meshtown' },
+          ...packedAtN,
+          ...(n <= 10 ? o.smallPatches : []).map(p => ({ kind: 'meshtown' as const, variant: `meshtown+${p.replaceAll(',', '+')}`, patch: p })),
+          ...o.patches.map(p => ({ kind: 'meshtown' as const, variant: `meshtown+${p.replaceAll(',', '+')}`, patch: p })),
+          { kind: 'baseline-longpoll', variant: 'baseline long-poll' },
+          { kind: 'baseline-poll', variant: 'baseline poll 1 s' }
+        ]
     for (const v of variants) {
       o.log(`barrier: ${v.variant}, N=${n}`)
       const started = nowMs()
       let town: Town | undefined
       try {
         town = v.kind === 'meshtown'
-          ? await startMeshTown({ n, patch: v.patch, launchConcurrency: 3, perProcess: v.perProcess })
+          ? await startMeshTown({ n, patch: v.patch, launchConcurrency: 3, perProcess: v.perProcess, evictAfterMs: v.evictAfterMs })
           : await startBaselineTown({ n, mode: v.kind === 'baseline-poll' ? 'poll' : 'longpoll' })
         const periods = v.kind === 'baseline-poll' ? o.pollPeriods : o.periods
         const result = await measureTown(town, v.kind, v.variant, periods, o, started)
-        if (o.joins > 0 && v.kind !== 'baseline-poll' && v.perProcess == null) {
+        if (o.joins > 0 && !large && v.kind !== 'baseline-poll' && v.perProcess == null) {
           result.join = await measureJoins(town, o, o.joinPaceMs)
           if (o.joinThinkMs > 0) result.joinThinking = await measureJoins(town, o, o.joinThinkMs)
         }

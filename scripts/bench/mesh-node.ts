@@ -261,7 +261,9 @@ async function runVillagers (): Promise<void> {
     peers.push(p)
     setupTrades(p)
     // connect last, as the CLI does
-    void peer.connectBootstrap([args.bootstrap!]).then(() => { t.connected = nowMs() }, onError('bootstrap'))
+    // the CLI gives up after 9 attempts (~1.5 min) and says so; a user would start that villager again, and a
+    // bench peer left without its bootstrap link would keep its town from forming: it keeps trying (~10 min)
+    void peer.connectBootstrap([args.bootstrap!], { retries: 60 }).then(() => { t.connected = nowMs() }, onError('bootstrap'))
     emit({ ev: 'peer', name, peerId: peer.peerId.toString(), view: Object.keys(clock.state?.view ?? {}).length })
   }
   emit({ ev: 'started', names: peers.map(p => p.name), t: nowMs(), rss: process.memoryUsage().rss })
@@ -394,8 +396,10 @@ async function runVillagers (): Promise<void> {
         break
       }
       case 'prof-stop': {
-        const { writeFile } = await import('node:fs/promises')
+        const { mkdir, writeFile } = await import('node:fs/promises')
         const { profile } = await profSession!.post('Profiler.stop') as any
+        // a fresh checkout has no .scratch/ (idle-probe's profile went nowhere, and it waited 30 s for an answer)
+        await mkdir(path.dirname(cmd.file), { recursive: true })
         await writeFile(cmd.file, JSON.stringify(profile))
         profSession!.disconnect()
         profSession = undefined

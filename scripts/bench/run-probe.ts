@@ -3,7 +3,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { readFile } from 'node:fs/promises'
 import { sum } from './lib/stats.js'
-import { cpuMsByChild, cpuMsSince, describeSettled, startMeshTown, waitFormed, stopTown, runPeriods, settle, warmUp } from './lib/towns.js'
+import { cpuMsByChild, cpuMsSince, describeSettled, formTimeoutMs, startMeshTown, waitFormed, stopTown, runPeriods, settle, warmUp } from './lib/towns.js'
 import { nodeArgsFrom, prepareBundles } from './lib/child.js'
 import { summarize, formatSummary } from './profile-summary.js'
 const n = Number(process.argv[2] ?? 10)
@@ -23,7 +23,7 @@ const stats = async (): Promise<Record<string, number>> => {
 }
 try {
   const t0 = Date.now()
-  await waitFormed(town, 300_000)
+  await waitFormed(town, Math.max(300_000, formTimeoutMs(n)))
   console.log(`formed in ${((Date.now() - t0) / 1000).toFixed(0)} s`)
   // PIN=1: each villager process (every thread) held to one core, taken in turn, so that the kernel cannot
   // place a woken process on the core of the one that woke it (measures what that placement costs a period)

@@ -82,7 +82,8 @@ export async function spawnMeshVillagers (town: Town, townName: string, first: n
   if (o.patch != null && o.patch !== '') args.push('--patch', o.patch)
   const child = new Child(`mesh-v${first}${count > 1 ? `-${first + count - 1}` : ''}`, 'mesh-node.ts', args, { nodeArgs, verbose: o.verbose, bundle: o.bundle })
   town.children.push(child)
-  const started = await child.waitFor(e => e.ev === 'started', 120_000, 'villager start')
+  // a process of many peers starts them one after another while the first ones already link and look up
+  const started = await child.waitFor(e => e.ev === 'started', Math.max(120_000, 30_000 * count), 'villager start')
   for (const name of started.names as string[]) { town.names.push(name); town.childOf.set(name, child) }
   return child
 }
@@ -124,17 +125,22 @@ export function formTimeoutMs (n: number): number {
 /** Every villager sees all `n` members (Meshtown: its clock view; baseline: the coordinator's list). */
 export async function waitFormed (town: Town, timeoutMs: number, n = town.n): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  let last: Array<{ view: number, member: boolean }> = []
+  let last: Array<{ view: number, member: boolean, evicts?: number, conns?: number }> = []
   while (Date.now() < deadline) {
     // a process of a forming town of 50 on 2 cores can take over 30 s to answer
     const statuses = await Promise.all(town.children.filter(c => c.alive).map(async c => c.ask({ cmd: 'status' }, 'status', 120_000)))
-    const peers = statuses.flatMap(s => s.peers as Array<{ view: number, member: boolean }>)
+    const peers = statuses.flatMap(s => s.peers as typeof last)
     if (peers.length >= n && peers.every(p => p.view === n && p.member)) return
     last = peers
     await sleep(250)
   }
   const seen = countsOf(last.map(p => p.view)).map(([view, count]) => `${count} saw ${view}`).join(', ')
-  throw new Error(`${town.kind}: town of ${n} not formed within ${timeoutMs} ms (members seen: ${seen})`)
+  // why: peers never linked (no view, no links), or founders evicted while the town formed (a forming town has no
+  // boundary to admit them again at)
+  const why = town.kind === 'meshtown'
+    ? `; not members ${last.filter(p => !p.member).length}, without links ${last.filter(p => p.conns === 0).length}, evictions held ${countsOf(last.map(p => p.evicts ?? 0)).map(([e, count]) => `${e} by ${count}`).join(', ')}`
+    : ''
+  throw new Error(`${town.kind}: town of ${n} not formed within ${timeoutMs} ms (members seen: ${seen}${why})`)
 }
 
 /**
