@@ -192,6 +192,17 @@ describe('town clock (pure barrier)', () => {
     expect(evictionTargets(s, 'zz', heard, 0, 10_000, 5_000), 'non-members evict nobody').to.deep.equal([])
   })
 
+  it('evicts nobody while the period waits on no one: before any member has voted in it, forming or not', () => {
+    const heard = new Map([['b', 1_000], ['c', 1_000]])
+    const forming = town(['a', 'b', 'c'])
+    expect(evictionTargets(forming, 'a', heard, 0, 60_000, 5_000), 'a town still forming, nobody acted').to.deep.equal([])
+    expect(evictionTargets(applyAll(forming, [vote('b', M)]), 'a', heard, 0, 60_000, 5_000), 'b acted: c holds the period up').to.deep.equal(['c'])
+    const running = applyAll(town(['a', 'b', 'c']), votesAll(['a', 'b', 'c'], M))
+    expect(running.prev, 'a town under way').to.not.equal(null)
+    expect(evictionTargets(running, 'a', heard, 0, 60_000, 5_000), 'a new period nobody acted in').to.deep.equal([])
+    expect(evictionTargets(applyAll(running, [vote('a', t(1, 'noon'))]), 'a', heard, 0, 60_000, 5_000)).to.deep.equal(['b', 'c'])
+  })
+
   it('a newcomer\'s town of one, raced ahead, never replaces the town; the newcomer gives way to the town, ahead or behind', () => {
     const three = ['a', 'b', 'c']
     // the town waits for a slow member at noon

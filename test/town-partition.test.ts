@@ -107,6 +107,9 @@ describe('town barrier under partitions (real peers, gater)', function () {
       const cat = await town.addVillager('cat', 'carpenter', undefined, { republishIntervalMs: 3_600_000 })
       const catId = cat.peer.peerId.toString()
       const annId = ann.peer.peerId.toString()
+      await waitFor(() => learntAt.has(catId), 20_000, 'ann learns of cat')
+      // a period nobody has acted in waits on no one and evicts no one: ann acts, and the period waits on cat
+      await ann.service.act('idle')
       await waitFor(() => annClock.state?.evicts[catId]?.[annId] != null, 20_000, 'ann evicts the silent cat')
       const evictedAt = Date.now()
       expect(learntAt.has(catId), 'ann learnt of cat').to.equal(true)
@@ -116,6 +119,24 @@ describe('town barrier under partitions (real peers, gater)', function () {
     } finally {
       annClock.removeEventListener('change', onChange)
     }
+  })
+
+  it('a stopped member holds nothing up while nobody acts, so it is evicted only once someone has acted', async () => {
+    const evictAfterMs = 1_500
+    town = await new TestTown().start({ evictAfterMs, villagers: [{ name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' }] })
+    await town.waitForMembers(['ann', 'ben', 'cat'])
+    const [ann, ben, cat] = ['ann', 'ben', 'cat'].map(n => town.get(n))
+    const catId = cat!.peer.peerId.toString()
+    await town.stopVillager(cat!)
+    const stoppedAt = Date.now()
+    // a slow start, a busy machine, a villager whose player has not come yet: nothing waits on it
+    await waitFor(() => Date.now() - stoppedAt > 3 * evictAfterMs, 10_000, 'three eviction timeouts pass')
+    for (const v of [ann!, ben!]) expect(v.service.clock!.state!.evicts[catId] ?? {}, `${v.name} signed no eviction of cat`).to.deep.equal({})
+    // ann acts: the period now waits on cat, who is evicted at the next check; the town goes on
+    await ann!.service.act('idle')
+    await waitFor(() => [ann!, ben!].every(v => Object.keys(v.service.clock!.state!.evicts[catId] ?? {}).length > 0 || !town.members(v).includes('cat')), 10_000, 'cat evicted once ann acted')
+    await ben!.service.act('idle')
+    await town.waitForTime({ day: 1, period: 'noon' }, [ann!, ben!])
   })
 
   it('a newcomer that played in its own town before it heard from the town never takes the town over: it joins it', async () => {

@@ -390,6 +390,13 @@ function countEvictVotes (state: Pick<ClockState, 'view' | 'evicts'>, target: st
  * that `self` has not heard from for `timeoutMs` (counting from the start of the
  * period at the earliest). A member that keeps talking but has not acted yet (a
  * person thinking) is slow, not silent, and is never evicted.
+ *
+ * Only while the period waits on someone, that is once any member has voted in it: a
+ * period nobody has acted in waits on no one, so a silent member holds nothing up, and
+ * its silence may be a slow start. A town of 100 forming on two cores (BENCHMARKS.md)
+ * never formed: its processes lagged behind their own linking, the founders evicted
+ * each other, and a town still forming admits no one again. Once someone acts, a member
+ * silent for the timeout is evicted at the next check, as before.
  */
 export function evictionTargets (
   state: ClockState,
@@ -400,6 +407,7 @@ export function evictionTargets (
   timeoutMs: number
 ): string[] {
   if (!isMember(state, self)) return []
+  if (Object.keys(state.votes).length === 0) return []
   return sortedIds(state.view).filter(id => {
     if (id === self || state.votes[id] != null) return false
     if (state.evicts[id]?.[self] != null) return false
