@@ -47,7 +47,7 @@ const HELP = `npm run bench [-- options]
                            quick none); measured when N is among --sizes
   --large LIST             N:K pairs: a town larger than --sizes, run only with K villager peers per process, against
                            the long-poll baseline at the same N (default 100:20; quick none)
-  --large-evict-after S    those towns' villagers' --evict-after (default 120; 0: the villager's default, 30)
+  --large-evict-after S    those towns' villagers' --evict-after (default 0: the villager's own, 30 s)
   --trade-patch LIST       Meshtown trade variants: nostatus (default none)
   --joins N                joiners measured per town (default 2; 0 = skip), into the town moving with its agents
                            thinking ${JOIN_PACE_MS} ms per period
@@ -136,8 +136,8 @@ async function main (): Promise<void> {
     packed: pairs('packed', args.packed ?? (quick ? 'none' : '10:5,50:10')),
     // a town larger than every size, too large for one process per villager on this machine
     large: pairs('large', args.large ?? (quick ? 'none' : '100:20')),
-    // 0: the villager's own default (30 s), at which a town of 100 on 2 cores did not form (its founders evicted each other)
-    largeEvictAfterMs: num('large-evict-after', 120, 120, 0) * 1000 || undefined,
+    // 0: the villager's own default (30 s); a longer one spaces heartbeats out (a quarter of it), a lighter idle town
+    largeEvictAfterMs: num('large-evict-after', 0, 0, 0) * 1000 || undefined,
     tradeVillagers: list(args['trade-villagers'] ?? '2,10', 'trade-villagers'),
     tradeConcurrency: list(args['trade-concurrency'] ?? (quick ? '1,16' : '1,16,64'), 'trade-concurrency'),
     tradeSeconds: num('trade-seconds', 10, 4, 1, false),
@@ -218,8 +218,9 @@ async function main (): Promise<void> {
     }
     results.load = [...(earlier.load ?? []), ...results.load]
     // the figures kept from the earlier run were measured on its machine: a merge from another one says so
-    if (earlier.machine != null && earlier.machine.cpuModel !== results.machine.cpuModel && !earlier.machine.cpuModel.endsWith(`then ${results.machine.cpuModel}`)) {
-      results.machine = { ...results.machine, cpuModel: `${earlier.machine.cpuModel} until ${results.started}, then ${results.machine.cpuModel}` }
+    if (earlier.machine != null && earlier.machine.cpuModel !== results.machine.cpuModel) {
+      const cpuModel = earlier.machine.cpuModel.endsWith(`then ${results.machine.cpuModel}`) ? earlier.machine.cpuModel : `${earlier.machine.cpuModel} until ${results.started}, then ${results.machine.cpuModel}`
+      results.machine = { ...results.machine, cpuModel }
     }
     // each command with its own start: a merged run's command has its stamps already
     const before = (earlier.command ?? '?').includes(', then ') ? earlier.command : `${earlier.command ?? '?'} (${earlier.started ?? '?'})`
