@@ -16,7 +16,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { benchAvailability, type AvailabilityResult } from './availability.js'
 import { benchBarrier, type VariantResult } from './barrier.js'
-import { JOIN_TIMEOUT_MS, joinAttempts, joinCount, joinFigure, joinMet, type JoinResult } from './lib/joins.js'
+import { joinAttempts, joinCount, joinFigure, joinMet, type JoinResult } from './lib/joins.js'
 import { prepareBundles, ROOT } from './lib/child.js'
 import { LoadSampler, machine, otherLoad } from './lib/machine.js'
 import { flushDisk } from './lib/towns.js'
@@ -409,7 +409,7 @@ async function report (r: Results): Promise<string> {
       L.push('| N | design | town\'s agents think | spawn → first vote | phases (median) |', '| --- | --- | --- | --- | --- |')
       for (const x of withJoin) {
         for (const j of [x.join!, x.joinThinking].filter((j): j is JoinResult => j != null && joinAttempts(j) > 0)) {
-          const total = j.samples > 0 ? `${ms(j.total)} (${joinCount(j)})` : `none of ${joinAttempts(j)} joins voted within ${fmt(JOIN_TIMEOUT_MS / 1000)} s`
+          const total = j.samples > 0 ? `${ms(j.total)} (${joinCount(j)})` : joinFigure(j)
           L.push(`| ${x.n} | ${x.variant} | ${fmt(j.townPaceMs ?? JOIN_PACE_MS)} ms | ${total} | ${Object.entries(j.phases).map(([k, v]) => `${k}: ${fmt(v.median)} ms`).join('; ')} |`)
         }
       }

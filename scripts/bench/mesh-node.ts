@@ -183,7 +183,7 @@ async function runVillagers (): Promise<void> {
     })
     peer.libp2p.addEventListener('connection:close', () => { net.closed++ })
     // a join's phases: the DHT's first peer, the directory's first member found, the first link to a member
-    dhtRoutingTable(peer.libp2p)?.addEventListener('peer:add', () => { t.dhtPeer ??= nowMs() })
+    dhtRoutingTable(peer.libp2p)?.addEventListener('peer:add', () => { t.dhtPeer ??= nowMs() }, { once: true })
     peer.directory?.addEventListener('member:found', () => { t.found ??= nowMs() }, { once: true })
     peer.libp2p.addEventListener('peer:identify', (e) => {
       if (t.memberLink == null && (e.detail.protocols as string[]).some(pr => pr.includes('/meshtown/clock'))) t.memberLink = nowMs()

@@ -32,7 +32,7 @@ export interface TownDirectoryInit {
 /** What the directory reads of kad-dht's routing table. */
 export interface DhtRoutingTable {
   readonly size: number
-  addEventListener(type: 'peer:add', listener: () => void): void
+  addEventListener(type: 'peer:add', listener: () => void, options?: { once?: boolean }): void
   removeEventListener(type: 'peer:add', listener: () => void): void
 }
 

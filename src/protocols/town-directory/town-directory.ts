@@ -94,7 +94,7 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
   /** Rounds begin once libp2p is listening, so that the announced record carries our addresses. */
   afterStart (): void {
     this.schedule(0)
-    this.dhtTable?.()?.addEventListener('peer:add', this.onFirstDhtPeer)
+    this.dhtTable?.()?.addEventListener('peer:add', this.onFirstDhtPeer, { once: true })
   }
 
   /**
@@ -105,7 +105,6 @@ export class TownDirectory extends TypedEventEmitter<TownDirectoryEvents> implem
    * under way or the next round).
    */
   private readonly onFirstDhtPeer = (): void => {
-    this.dhtTable?.()?.removeEventListener('peer:add', this.onFirstDhtPeer)
     if (this.known.size > 0 && this.lastAnnounceRound > -Infinity) return
     this.runSoon()
   }
