@@ -78,6 +78,8 @@ async function runVillagers (): Promise<void> {
   const first = Number(args.first ?? 0)
   const evictAfterMs = args['evict-after'] != null ? Number(args['evict-after']) : undefined
   const republishIntervalMs = args.republish != null ? Number(args.republish) : undefined
+  // RELAY=0: votes flooded by their voters, as before the relay (an A/B switch for the probes)
+  const relayVotes = process.env.RELAY !== '0'
   const occupations = ['farmer', 'chef', 'carpenter'] as const
   /** Experiments on src/ behaviour, applied to this process only (see BENCHMARKS.md). */
   const patches = (args.patch ?? '').split(',').filter(x => x !== '')
@@ -191,7 +193,7 @@ async function runVillagers (): Promise<void> {
     const registrar = (peer.libp2p as any).components.registrar
     const getHandler = registrar.getHandler.bind(registrar)
     registrar.getHandler = (protocol: string) => { const k = `inbound ${protocol}`; net.streams[k] = (net.streams[k] ?? 0) + 1; return getHandler(protocol) }
-    const node = await startVillagerNode(peer, { town, evictAfterMs, republishIntervalMs })
+    const node = await startVillagerNode(peer, { town, evictAfterMs, republishIntervalMs, relayVotes })
     // experiment: the town-status publisher off, to see what it costs
     if (patches.includes('nostatus')) await (node as any).status?.stop()
     if (node.villager.villager == null) {

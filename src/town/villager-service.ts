@@ -28,6 +28,9 @@ export interface VillagerServiceInit {
   town: string
   evictAfterMs?: number
   republishIntervalMs?: number
+  /** Hand this villager's votes to the period's relay (on by default; protocols/clock/relay.ts). */
+  relayVotes?: boolean
+  relayHoldMs?: number
   /** How long after its start the villager waits for a merchant that may still be connecting (default 5 s). */
   merchantWaitMs?: number
 }
@@ -328,7 +331,9 @@ export class VillagerService extends TypedEventEmitter<VillagerEvents> {
       town: this.town,
       identity: { name: villager.name, occupation: villager.occupation },
       evictAfterMs: this.init.evictAfterMs,
-      republishIntervalMs: this.init.republishIntervalMs
+      republishIntervalMs: this.init.republishIntervalMs,
+      relayVotes: this.init.relayVotes,
+      relayHoldMs: this.init.relayHoldMs
     })
     clock.addEventListener('advance', (e) => { void this.onAdvance(e.detail) })
     this.clockService = clock

@@ -24,6 +24,9 @@ export interface TownOptions {
   merchant?: boolean
   evictAfterMs?: number
   republishIntervalMs?: number
+  /** Whether villagers hand their votes to the day's relay (the default) or flood them. */
+  relayVotes?: boolean
+  relayHoldMs?: number
   settleIntervalMs?: number
   /** How long after its start each villager waits for a merchant that may be connecting. */
   merchantWaitMs?: number
@@ -58,13 +61,15 @@ export class TestTown {
     return this
   }
 
-  async addVillager (name: string, occupation: Occupation, dataDir?: string, clock: Pick<TownOptions, 'republishIntervalMs'> = {}): Promise<TestVillager> {
+  async addVillager (name: string, occupation: Occupation, dataDir?: string, clock: Pick<TownOptions, 'republishIntervalMs' | 'relayVotes' | 'relayHoldMs'> = {}): Promise<TestVillager> {
     const dir = dataDir ?? await this.pool.dir()
     const peer = await this.pool.create({ dataDir: dir, town: this.town, bootstrap: [this.bootstrapAddr], logger: this.options.logger?.(name) })
     const node = await startVillagerNode(peer, {
       town: this.town,
       evictAfterMs: this.options.evictAfterMs,
       republishIntervalMs: clock.republishIntervalMs ?? this.options.republishIntervalMs ?? 200,
+      relayVotes: clock.relayVotes ?? this.options.relayVotes,
+      relayHoldMs: clock.relayHoldMs ?? this.options.relayHoldMs,
       settleIntervalMs: this.options.settleIntervalMs ?? 200,
       merchantWaitMs: this.options.merchantWaitMs
     })
@@ -82,9 +87,16 @@ export class TestTown {
     this.villagers.splice(this.villagers.indexOf(v), 1)
   }
 
-  async restartVillager (v: TestVillager): Promise<TestVillager> {
+  /** A crash: the villager's peer goes first (nothing more leaves it), then its services' timers. */
+  async crashVillager (v: TestVillager): Promise<void> {
+    await this.pool.stop(v.peer)
+    await v.node.stop().catch(() => {})
+    this.villagers.splice(this.villagers.indexOf(v), 1)
+  }
+
+  async restartVillager (v: TestVillager, clock: Pick<TownOptions, 'republishIntervalMs' | 'relayVotes' | 'relayHoldMs'> = {}): Promise<TestVillager> {
     await this.stopVillager(v)
-    return this.addVillager(v.name, v.service.villager!.occupation, v.dataDir)
+    return this.addVillager(v.name, v.service.villager!.occupation, v.dataDir, clock)
   }
 
   get(name: string): TestVillager {

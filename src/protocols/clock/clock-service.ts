@@ -1,6 +1,7 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
-import type { PeerId, Startable } from '@libp2p/interface'
+import type { Connection, PeerId, Startable } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { Key } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import PQueue from 'p-queue'
@@ -12,14 +13,17 @@ import {
   type Tally, type VoteStatement
 } from '../../town/clock.js'
 import { comparePeriods, nextPeriod, type Occupation, type PeriodAction, type TownTime } from '../../town/rules.js'
+import { RpcClient, handleRpc } from '../rpc.js'
 import { clockTopic } from '../topics.js'
 import { decodeJson, encodeJson, handle, request, RemoteError, describeZodError } from '../wire.js'
 import { ClockMessageSchema, fromSnapshot, sign, snapshotStatements, StatementVerifier, SyncRequestSchema, SyncResponseSchema, toSnapshot, type ClockMessage } from './codec.js'
 import {
-  CLOCK_SYNC_PROTOCOL, DEFAULT_EVICT_AFTER_MS, DEFAULT_REPUBLISH_INTERVAL_MS, EVICTION_CHECK_INTERVAL_MS,
-  MAX_CLOCK_MESSAGE_BYTES, MAX_SNAPSHOT_BYTES, MAX_TRACKED_AUTHORS, REPAIR_WINDOW_MS, SYNC_BACKOFF_MS, SYNC_TIMEOUT_MS
+  CLOCK_RELAY_PROTOCOL, CLOCK_SYNC_PROTOCOL, DEFAULT_EVICT_AFTER_MS, DEFAULT_REPUBLISH_INTERVAL_MS, EVICTION_CHECK_INTERVAL_MS,
+  MAX_CLOCK_MESSAGE_BYTES, MAX_RELAY_REQUEST_BYTES, MAX_SNAPSHOT_BYTES, MAX_TRACKED_AUTHORS, RELAY_HOLD_MS, RELAY_TIMEOUT_MS,
+  REPAIR_WINDOW_MS, SYNC_BACKOFF_MS, SYNC_TIMEOUT_MS
 } from './constants.js'
 import { heartbeatIntervalMs } from './pace.js'
+import { relayOf, RelayReplySchema, RelayRequestSchema, type RelayReply, type RelayRequest } from './relay.js'
 import { encodeGuests, encodeReach, memberOrder, reachCovers } from './reach.js'
 
 export interface ClockIdentity {
@@ -33,6 +37,10 @@ export interface ClockServiceInit {
   identity?: ClockIdentity
   evictAfterMs?: number
   republishIntervalMs?: number
+  /** Hand votes to the period's relay instead of flooding each one (relay.ts); on by default. */
+  relayVotes?: boolean
+  /** How long a relay holds votes that have not completed the period (default RELAY_HOLD_MS). */
+  relayHoldMs?: number
 }
 
 export interface AdvanceEvent {
@@ -81,6 +89,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   replays = 0
   /** Messages let through to gossipsub's forwarding, by why (reach.ts). */
   readonly forwarded: Partial<Record<ForwardReason, number>> = {}
+  /** Votes of others this peer took as the period's relay, and its own votes no relay took (published here instead). */
+  readonly relay = { held: 0, fallbacks: 0 }
   private readonly peer: MeshPeer
   private readonly evictAfterMs: number
   private readonly republishIntervalMs: number
@@ -102,6 +112,11 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   private publishedAt = 0
   private started = false
   private topologyId?: string
+  private readonly relayVotes: boolean
+  private readonly relayHoldMs: number
+  private relayClient?: RpcClient
+  /** Votes held as the relay, with the state of their period (relay.ts). */
+  private held?: { stmts: Statement[], state: ClockState, timer: ReturnType<typeof setTimeout> }
 
   constructor (peer: MeshPeer, init: ClockServiceInit) {
     super()
@@ -111,6 +126,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     this.evictAfterMs = init.evictAfterMs ?? DEFAULT_EVICT_AFTER_MS
     this.republishIntervalMs = init.republishIntervalMs ?? DEFAULT_REPUBLISH_INTERVAL_MS
     this.syncGraceMs = Math.min(this.republishIntervalMs, 1_000)
+    this.relayVotes = init.relayVotes ?? true
+    this.relayHoldMs = init.relayHoldMs ?? RELAY_HOLD_MS
     this.topic = clockTopic(init.town)
     this.key = new Key(`/meshtown/clock/${init.town}`)
   }
@@ -173,6 +190,14 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     this.topologyId = await this.peer.libp2p.register(CLOCK_SYNC_PROTOCOL, {
       onConnect: (peerId) => { void this.syncFrom(peerId) }
     })
+    if (this.identity != null && this.relayVotes) {
+      this.relayClient = new RpcClient(this.peer.libp2p, CLOCK_RELAY_PROTOCOL, { maxBytes: MAX_RELAY_REQUEST_BYTES, timeoutMs: RELAY_TIMEOUT_MS })
+      await handleRpc(this.peer.libp2p, CLOCK_RELAY_PROTOCOL, RelayRequestSchema, async (req, conn) => this.onRelay(req, conn), {
+        maxBytes: MAX_RELAY_REQUEST_BYTES,
+        maxInboundStreams: 4,
+        onRefused: (code, message, from) => { this.peer.log.debug(`clock: refused a vote to relay from ${from.toString()}: ${code} ${message}`) }
+      })
+    }
     this.timers.push(setInterval(() => { void this.tick() }, this.republishIntervalMs))
     this.timers.push(setInterval(() => { void this.checkEvictions() }, EVICTION_CHECK_INTERVAL_MS))
     for (const peerId of this.peer.libp2p.getPeers()) void this.syncFrom(peerId)
@@ -180,7 +205,11 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
 
   async stop (): Promise<void> {
     if (!this.started) return
+    // votes handed to us go out now: their voters count on it
+    await this.releaseHeld()
     this.started = false
+    this.relayClient?.close()
+    if (this.relayClient != null) await this.peer.libp2p.unhandle(CLOCK_RELAY_PROTOCOL).catch(() => {})
     for (const t of this.timers) clearInterval(t)
     this.timers = []
     for (const t of this.graceTimers) clearTimeout(t)
@@ -211,18 +240,103 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   }
 
   /**
-   * Publish and apply our own (already durable) vote. It goes out on its own, before
-   * it is applied here: if it completes the period, this peer moves on and its next
-   * messages carry the next period, so the vote would otherwise reach the others
-   * only through a snapshot. One small message per voter per period is all a
-   * period costs; re-publishes (the whole set while the period changes, then each
-   * peer's own statements in its heartbeat) repair what gossip lost.
+   * Send out and apply our own (already durable) vote. It goes to the period's relay
+   * (relay.ts), or out on gossip when there is none, none takes it, or we are it (then
+   * it waits with the votes handed to us). It leaves before it is applied here: if it
+   * completes the period, this peer moves on and its next messages carry the next
+   * period, so the vote would otherwise reach the others only through a snapshot.
+   * Re-publishes (the whole set while the period changes, then each peer's own
+   * statements in its heartbeat) repair what was lost on the way.
    */
   async submitVote (vote: VoteStatement): Promise<void> {
     const state = this.current
-    const sent = state != null && comparePeriods(vote, state) === 0 ? this.publish([vote], state) : undefined
+    if (state == null || comparePeriods(vote, state) !== 0) {
+      this.ingest([vote], 'self')
+      return
+    }
+    const relay = this.relayVotes ? relayOf(state) : undefined
+    if (relay === this.self) {
+      this.hold([vote], state)
+      this.ingest([vote], 'self')
+      return
+    }
+    const link = relay == null ? undefined : this.openLink(relay)
+    if (link == null || this.relayClient == null) {
+      const sent = this.publish([vote], state)
+      this.ingest([vote], 'self')
+      await sent
+      return
+    }
+    const handed = this.relayClient.request(link, { vote } satisfies RelayRequest, RelayReplySchema)
     this.ingest([vote], 'self')
-    await sent
+    try {
+      await handed
+      // out as surely as a publish of our own: no heartbeat needed for a while
+      this.publishedAt = Date.now()
+    } catch (err: any) {
+      this.relay.fallbacks++
+      this.peer.log.debug(`clock: relay ${relay} did not take our vote (${err.code ?? ''} ${err.message}); publishing it`)
+      await this.publish([vote], state)
+    }
+  }
+
+  /** The PeerId of `id` if a link to it is open now: a vote's hand-over never waits for a dial. */
+  private openLink (id: string): PeerId | undefined {
+    try {
+      const peerId = peerIdFromString(id)
+      return this.peer.libp2p.getConnections(peerId).some(c => c.status === 'open') ? peerId : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * A member hands us its vote as the period's relay: checked like any statement,
+   * applied, and held until the period completes here or the hold ends. Refused when
+   * it cannot count here (another period, not a member...): its voter then publishes
+   * it, which reaches every peer whatever our state.
+   */
+  private async onRelay (req: RelayRequest, connection: Connection): Promise<RelayReply> {
+    const vote = req.vote
+    if (!this.started || this.current == null) throw new RemoteError('NOT_SYNCED', `the time of ${this.town} is not known here yet`)
+    if (vote.town !== this.town) throw new RemoteError('WRONG_TOWN', `this peer keeps the time of "${this.town}"`)
+    if (vote.voter !== connection.remotePeer.toString()) throw new RemoteError('NOT_OWN_VOTE', 'a peer hands over only its own vote')
+    if (!await this.verifier.verifyAll([vote])) {
+      this.count('FORGED')
+      throw new RemoteError('FORGED', 'the vote\'s signature does not verify')
+    }
+    const state = this.current
+    const { outcome } = applyStatement(state, vote)
+    if (outcome.status === 'rejected') throw new RemoteError(outcome.code, outcome.message)
+    if (outcome.status === 'duplicate') return { held: 'known' }
+    this.relay.held++
+    this.hold([vote], state)
+    this.ingest([vote], vote.voter)
+    return { held: 'relayed' }
+  }
+
+  /** Keep statements of `state`'s period to publish together (releaseHeld). */
+  private hold (stmts: Statement[], state: ClockState): void {
+    if (this.held == null) {
+      const timer = setTimeout(() => { void this.releaseHeld() }, this.relayHoldMs)
+      this.held = { stmts: [...stmts], state, timer }
+    } else {
+      this.held.stmts.push(...stmts)
+    }
+  }
+
+  /**
+   * Publish what we hold as the relay, in one message. `completed`: the state in
+   * which the held votes' period ended here, whose view the receivers share.
+   */
+  private async releaseHeld (completed?: ClockState): Promise<void> {
+    const held = this.held
+    if (held == null) return
+    this.held = undefined
+    clearTimeout(held.timer)
+    const current = this.current
+    const stamp = completed ?? (current != null && comparePeriods(current, held.state) === 0 ? current : held.state)
+    await this.publish(held.stmts, stamp)
   }
 
   awaitedNames (): string[] {
@@ -389,6 +503,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     // a boundary is written at once; votes within a period are batched (a restart catches up from the town anyway)
     this.scheduleSave(moved)
     this.safeDispatchEvent('change', { detail: state })
+    if (moved && before != null && this.held != null) void this.releaseHeld(before)
     if (moved && before != null) {
       // nothing is published here: the others hold the same votes (each voter sent its
       // own), and N peers each sending the new period's set at every boundary was most

@@ -38,3 +38,18 @@ export const SYNC_BACKOFF_MS = 500
 export const SYNC_TIMEOUT_MS = 5_000
 
 export const SIGNING_DOMAIN = 'meshtown-clock-v1'
+
+/** A voter hands its vote to the period's relay on this protocol (relay.ts). */
+export const CLOCK_RELAY_PROTOCOL = '/meshtown/clock-relay/1.0.0'
+/** A relay request is one vote: a few hundred bytes, plus up to 64 join requests it backs. */
+export const MAX_RELAY_REQUEST_BYTES = 64 * 1024
+/** A voter whose relay has not answered by then publishes its vote itself. */
+export const RELAY_TIMEOUT_MS = 2_000
+/**
+ * A relay holds the votes handed to it until they complete the period, or this
+ * long after the first of them: a period of people thinking is not held up, and
+ * the town sees who has acted.
+ */
+export const RELAY_HOLD_MS = 250
+/** Below this many members a relay saves no sends: each vote goes to one or two peers either way. */
+export const RELAY_MIN_MEMBERS = 4

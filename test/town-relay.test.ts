@@ -1,0 +1,147 @@
+import { expect } from 'chai'
+import { CLOCK_RELAY_PROTOCOL, RELAY_MIN_MEMBERS } from '../src/protocols/clock/constants.js'
+import { sign } from '../src/protocols/clock/codec.js'
+import { relayOf, RelayReplySchema } from '../src/protocols/clock/relay.js'
+import { RpcClient } from '../src/protocols/rpc.js'
+import { RemoteError, WireError } from '../src/protocols/wire.js'
+import type { ClockState, VoteStatement } from '../src/town/clock.js'
+import { everyoneActs, hearClock, type HeardClock } from './helpers/clock.js'
+import { waitFor } from './helpers/peers.js'
+import { TestTown, type TestVillager } from './helpers/town.js'
+
+const FIVE = [
+  { name: 'ann', occupation: 'farmer' }, { name: 'ben', occupation: 'chef' }, { name: 'cat', occupation: 'carpenter' },
+  { name: 'dan', occupation: 'farmer' }, { name: 'eve', occupation: 'chef' }
+] as const
+const NAMES = FIVE.map(v => v.name)
+
+const idOf = (v: TestVillager): string => v.peer.peerId.toString()
+
+/** A state whose view has these member ids (relayOf reads only the view and the day). */
+function viewOf (ids: string[], day: number): ClockState {
+  return { day, view: Object.fromEntries(ids.map((id, i) => [id, { name: `v${i}`, occupation: 'farmer' }])) } as unknown as ClockState
+}
+
+describe('vote relay: the day\'s relay carries the votes (pure choice)', () => {
+  const ids = Array.from({ length: 7 }, (_, i) => `12D3KooW${String.fromCharCode(65 + i).repeat(44)}`)
+
+  it('is one member of the view, the same through a day and for every order of the view, another the next day', () => {
+    const a = relayOf(viewOf(ids, 1))
+    expect(ids).to.include(a)
+    expect(relayOf(viewOf([...ids].reverse(), 1))).to.equal(a)
+    const days = Array.from({ length: ids.length }, (_, d) => relayOf(viewOf(ids, d + 1)))
+    expect(new Set(days).size, 'each member relays one day in N').to.equal(ids.length)
+  })
+
+  it('is nobody in a town too small for a relay to save sends', () => {
+    expect(relayOf(viewOf(ids.slice(0, RELAY_MIN_MEMBERS - 1), 1))).to.equal(undefined)
+    expect(relayOf(viewOf(ids.slice(0, RELAY_MIN_MEMBERS), 1))).to.not.equal(undefined)
+  })
+})
+
+describe('vote relay (real peers)', function () {
+  this.timeout(120_000)
+  let town: TestTown
+  afterEach(async () => { await town?.stop() })
+
+  async function startFive (options: { relayVotes?: boolean, relayHoldMs?: number, evictAfterMs?: number } = {}): Promise<TestVillager[]> {
+    // heartbeats 5 s apart: a period's messages are its votes
+    town = await new TestTown().start({ evictAfterMs: 30_000, villagers: [...FIVE], ...options })
+    await town.waitForMembers(NAMES)
+    return NAMES.map(n => town.get(n))
+  }
+
+  function relayIn (all: TestVillager[]): TestVillager {
+    const id = relayOf(all[0]!.service.clock!.state!)
+    const relay = all.find(v => idOf(v) === id)
+    if (relay == null) throw new Error('no relay among the villagers')
+    return relay
+  }
+
+  it('the four other votes of a period go to the relay, which publishes them together; nobody publishes its own', async () => {
+    const all = await startFive()
+    const relay = relayIn(all)
+    const heard = new Map(all.map(v => [v, [] as HeardClock[]]))
+    for (const v of all) hearClock(v, town.town, h => heard.get(v)!.push(h))
+    await everyoneActs(all)
+    await town.waitForTime({ day: 1, period: 'noon' })
+    expect(relay.service.clock!.relay.held, 'votes the relay took').to.equal(4)
+    for (const v of all) expect(v.service.clock!.relay.fallbacks, `${v.name} published its own vote`).to.equal(0)
+    for (const v of all.filter(x => x !== relay)) {
+      const withVotes = heard.get(v)!.filter(h => h.voters.length > 0)
+      expect(withVotes.map(h => h.from), `${v.name}: messages with statements come from the relay only`).to.deep.equal(withVotes.map(() => idOf(relay)))
+      // all five votes reached it, in at most two messages (one if all were held when the period completed)
+      expect(new Set(withVotes.flatMap(h => h.voters)).size).to.equal(5)
+      expect(withVotes.length).to.be.at.most(2)
+    }
+    // and the next period goes the same way
+    await everyoneActs(all)
+    await town.waitForTime({ day: 1, period: 'evening' })
+    expect(relay.service.clock!.relay.held).to.equal(8)
+  })
+
+  it('a relay that takes no votes (relaying off, as an older release): each voter publishes its own and the town goes on', async () => {
+    const all = await startFive()
+    const relayBefore = relayIn(all)
+    const relay = await town.restartVillager(relayBefore, { relayVotes: false })
+    const others = all.filter(v => v !== relayBefore)
+    const now = [...others, relay]
+    await waitFor(() => others.every(v => v.peer.libp2p.getConnections(relay.peer.peerId).some(c => c.status === 'open')), 20_000, 'the relay linked again')
+    await everyoneActs(now)
+    await town.waitForTime({ day: 1, period: 'noon' }, now)
+    expect(others.map(v => v.service.clock!.relay.fallbacks)).to.deep.equal([1, 1, 1, 1])
+    expect(relay.service.clock!.relay.held).to.equal(0)
+  })
+
+  it('a relay that crashes with votes in hand: its voters\' repairs spread them, the relay is evicted, the town goes on', async () => {
+    // the relay holds what it takes for a minute, so it surely dies holding the four votes
+    const all = await startFive({ evictAfterMs: 3_000, relayHoldMs: 60_000 })
+    const relay = relayIn(all)
+    const others = all.filter(v => v !== relay)
+    await everyoneActs(others)
+    expect(relay.service.clock!.relay.held).to.equal(4)
+    await town.crashVillager(relay)
+    await town.waitForTime({ day: 1, period: 'noon' }, others, 30_000)
+    await town.waitForMembers(others.map(v => v.name), others)
+    for (const v of others) expect(v.service.clock!.relay.fallbacks, v.name).to.equal(0)
+  })
+
+  it('refuses what a relay must not carry, with a code each, and holds nothing', async () => {
+    const all = await startFive()
+    const relay = relayIn(all)
+    const [voter, other] = all.filter(v => v !== relay) as [TestVillager, TestVillager]
+    const state = voter.service.clock!.state!
+    const vote = async (from: TestVillager, fields: Partial<VoteStatement> = {}): Promise<VoteStatement> =>
+      sign<VoteStatement>(from.peer.privateKey, { kind: 'vote', town: town.town, day: state.day, period: state.period, voter: idOf(from), action: 'idle', joins: [], ...fields })
+    const rpc = new RpcClient(voter.peer.libp2p, CLOCK_RELAY_PROTOCOL, { maxBytes: 256 * 1024, timeoutMs: 5_000 })
+    const hand = async (body: unknown): Promise<string> => {
+      try {
+        return (await rpc.request(relay.peer.peerId, body, RelayReplySchema)).held
+      } catch (err) {
+        if (err instanceof RemoteError || err instanceof WireError) return err.code
+        throw err
+      }
+    }
+    try {
+      expect(await hand({ vote: await vote(other) }), 'another member\'s vote').to.equal('NOT_OWN_VOTE')
+      expect(await hand({ vote: { ...await vote(voter), action: 'produce' } }), 'altered after signing').to.equal('FORGED')
+      expect(await hand({ vote: await vote(voter, { town: 'elsewhere' }) })).to.equal('WRONG_TOWN')
+      expect(await hand({ vote: await vote(voter, { day: state.day + 5 }) })).to.equal('FUTURE_PERIOD')
+      expect(await hand({ vote: { kind: 'vote', voter: idOf(voter) } }), 'not a vote').to.equal('INVALID_REQUEST')
+      expect(await hand({ vote: await vote(voter), extra: 1 })).to.equal('INVALID_REQUEST')
+      expect(await hand({ vote: { ...await vote(voter), joins: Array(65).fill({}) } })).to.equal('INVALID_REQUEST')
+      expect(await hand({ vote: await vote(voter), pad: 'x'.repeat(70_000) }), 'over the size bound').to.equal('MESSAGE_TOO_LARGE')
+      // nothing of it was taken: no vote held anywhere, the relay holds none
+      expect(relay.service.clock!.relay.held).to.equal(0)
+      for (const v of all) expect(Object.keys(v.service.clock!.state!.votes), v.name).to.deep.equal([])
+      // a vote of its own voter is taken, once
+      const good = await vote(voter)
+      expect(await hand({ vote: good })).to.equal('relayed')
+      expect(await hand({ vote: good })).to.equal('known')
+      expect(relay.service.clock!.relay.held).to.equal(1)
+      await waitFor(() => all.every(v => v.service.clock!.state!.votes[idOf(voter)]?.sig === good.sig), 10_000, 'the relayed vote held everywhere')
+    } finally {
+      rpc.close()
+    }
+  })
+})
