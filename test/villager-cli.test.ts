@@ -41,7 +41,8 @@ describe('meshtown villager and its control API (real processes)', function () {
 
     // alice is created from flags; bob through POST /villager like the older REST API
     const alice = await villager(path.join(root, 'alice'), bootAddr!, '--name', 'alice', '--occupation', 'farmer')
-    const bob = await villager(path.join(root, 'bob'), bootAddr!)
+    // bob floods his votes himself (--no-vote-relay): a town of two has no relay anyway, and the flag reaches the clock
+    const bob = await villager(path.join(root, 'bob'), bootAddr!, '--no-vote-relay')
     expect((await call(bob.api, 'GET', '/villager')).status).to.equal(404)
     const created = await call(bob.api, 'POST', '/villager', { name: 'Bob', occupation: 'chef', gender: 'male', personality: 'hardworking' })
     expect(created.status).to.equal(201)
@@ -70,6 +71,8 @@ describe('meshtown villager and its control API (real processes)', function () {
     expect(twice.json.error.message).to.match(/waiting for Bob/)
     const status = (await call(alice.api, 'GET', '/status')).json
     expect(status.awaiting).to.deep.equal(['Bob'])
+    expect(status.relay).to.deep.equal({ enabled: true, member: null, held: 0, fallbacks: 0, timeouts: 0 })
+    expect((await call(bob.api, 'GET', '/status')).json.relay).to.include({ enabled: false, member: null })
     expect(status.members.find((m: any) => m.name === 'alice').voted).to.equal(true)
     const noInputs = await call(bob.api, 'POST', '/action/produce')
     expect(noInputs.status).to.equal(422)

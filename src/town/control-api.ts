@@ -16,6 +16,7 @@ import { ITEMS, OCCUPATIONS } from './rules.js'
 import type { MessagingService } from '../protocols/messaging/index.js'
 import type { TradeService } from '../protocols/trade/index.js'
 import { VillagerError, type VillagerService } from './villager-service.js'
+import type { ClockService } from '../protocols/clock/clock-service.js'
 
 export const MAX_BODY_BYTES = 64 * 1024
 
@@ -141,7 +142,8 @@ export function villagerRoutes (peer: MeshPeer, villager: VillagerService, servi
         majority: t.majority,
         members: t.members.map(m => ({ name: m.name, occupation: m.occupation, peerId: m.id, voted: m.voted, action: m.action ?? null, evictVotes: m.evictVotes })),
         awaiting: t.awaited.map(id => t.members.find(m => m.id === id)?.name ?? id),
-        evicted: t.evicted
+        evicted: t.evicted,
+        relay: relayView(villager.clock!.relayStatus(), t.members)
       }
     },
     'GET /prices': async () => villager.prices(),
@@ -149,6 +151,11 @@ export function villagerRoutes (peer: MeshPeer, villager: VillagerService, servi
     ...(services.trades == null ? {} : tradeRoutes(services.trades)),
     ...(services.messaging == null ? {} : messageRoutes(services.messaging))
   }
+}
+
+/** Who carries today's votes (null: no relay, every vote published by its voter), and this villager's part in it. */
+function relayView (r: ReturnType<ClockService['relayStatus']>, members: Array<{ id: string, name: string }>): unknown {
+  return { enabled: r.enabled, member: r.relay == null ? null : members.find(m => m.id === r.relay)?.name ?? r.relay, held: r.held, fallbacks: r.fallbacks, timeouts: r.timeouts }
 }
 
 function tradeRoutes (trades: TradeService): Routes {

@@ -19,6 +19,7 @@ interface VillagerCommandOptions extends TownPeerOptions, AgentFlags {
   apiPort: number
   apiSocket?: string
   evictAfter: number
+  voteRelay: boolean
   repl: boolean
 }
 
@@ -32,7 +33,8 @@ export function villagerCommand (program: Command): void {
     .option('--api-port <port>', 'control API port on 127.0.0.1 (0 = any free port)', parsePort, 0)
     .option('--api-socket <path>', 'serve the control API on this Unix socket instead of a port')
     .option('--no-repl', 'do not open the interactive prompt even on a terminal')
-    .option('--evict-after <ms>', 'sign the eviction of a member silent this long in a period', parsePositiveInt, DEFAULT_EVICT_AFTER_MS),
+    .option('--evict-after <ms>', 'sign the eviction of a member silent this long in a period', parsePositiveInt, DEFAULT_EVICT_AFTER_MS)
+    .option('--no-vote-relay', 'publish this villager\'s votes itself instead of handing them to the day\'s relay, and carry no one else\'s (the flooded barrier, for comparison)'),
   { role: 'live in', dataDir: 'key, villager state, votes (default .data/<town>/<name>)' }), { defaultKind: 'none' })
     .action(async (opts: VillagerCommandOptions) => {
       assertTownName(opts.town)
@@ -55,7 +57,7 @@ export function villagerCommand (program: Command): void {
         await peer.stop()
       }
       try {
-        node = await startVillagerNode(peer, { town, evictAfterMs: opts.evictAfter })
+        node = await startVillagerNode(peer, { town, evictAfterMs: opts.evictAfter, relayVotes: opts.voteRelay })
         const { villager, trades, messaging } = node
         const existing = villager.villager
         if (existing != null && opts.name != null && existing.name !== opts.name) {

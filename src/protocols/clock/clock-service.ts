@@ -89,8 +89,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   replays = 0
   /** Messages let through to gossipsub's forwarding, by why (reach.ts). */
   readonly forwarded: Partial<Record<ForwardReason, number>> = {}
-  /** Votes of others this peer took as the period's relay, and its own votes no relay took (published here instead). */
-  readonly relay = { held: 0, fallbacks: 0 }
+  /** Votes of others this peer took as the period's relay; its own votes no relay took (published here instead), and of those the ones whose relay did not answer in time. */
+  readonly relay = { held: 0, fallbacks: 0, timeouts: 0 }
   private readonly peer: MeshPeer
   private readonly evictAfterMs: number
   private readonly republishIntervalMs: number
@@ -161,6 +161,12 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   /** Resolve a villager's name to its PeerId through the town's membership. */
   lookup (name: string): string | undefined {
     return this.current == null ? undefined : memberByName(this.current, name)
+  }
+
+  /** Whether votes go through a relay here, today's relay (none in a town under four), and what this peer's counters say. */
+  relayStatus (): { enabled: boolean, relay?: string, held: number, fallbacks: number, timeouts: number } {
+    const relay = this.relayVotes && this.current != null ? relayOf(this.current) : undefined
+    return { enabled: this.relayVotes, relay, ...this.relay }
   }
 
   /** Whether this peer has already voted in the current period. */
@@ -275,6 +281,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       this.publishedAt = Date.now()
     } catch (err: any) {
       this.relay.fallbacks++
+      if (err.code === 'TIMEOUT') this.relay.timeouts++
       this.peer.log.debug(`clock: relay ${relay} did not take our vote (${err.code ?? ''} ${err.message}); publishing it`)
       await this.publish([vote], state)
     }
