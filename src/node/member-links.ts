@@ -60,6 +60,8 @@ export interface MemberLinksService {
   keep(peers: Iterable<string>): void
   /** Dial every missing link now, forgetting backoffs (the network just healed). */
   retryNow(): void
+  /** A kept peer's PeerId if a link to it is open now (nothing is dialled). */
+  openLink(id: string): PeerId | undefined
   /** Members kept linked, without ourselves. */
   readonly wanted: number
   /** Dials started, and of those, failed. */
@@ -158,6 +160,11 @@ export class MemberLinks implements MemberLinksService, Startable {
       if (want.missingSince != null) want.missingSince = -Infinity
     }
     this.task.run()
+  }
+
+  openLink (id: string): PeerId | undefined {
+    const want = this.want.get(id)
+    return want != null && this.linked(want.peerId) ? want.peerId : undefined
   }
 
   private linked (peerId: PeerId): boolean {

@@ -1,7 +1,6 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
 import type { Connection, PeerId, Startable } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { Key } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import PQueue from 'p-queue'
@@ -266,7 +265,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       this.ingest([vote], 'self')
       return
     }
-    const link = relay == null ? undefined : this.openLink(relay)
+    // a vote's hand-over never waits for a dial: the relay is a member, kept linked by memberLinks
+    const link = relay == null ? undefined : this.peer.memberLinks.openLink(relay)
     if (link == null || this.relayClient == null) {
       const sent = this.publish([vote], state)
       this.ingest([vote], 'self')
@@ -287,16 +287,6 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     }
   }
 
-  /** The PeerId of `id` if a link to it is open now: a vote's hand-over never waits for a dial. */
-  private openLink (id: string): PeerId | undefined {
-    try {
-      const peerId = peerIdFromString(id)
-      return this.peer.libp2p.getConnections(peerId).some(c => c.status === 'open') ? peerId : undefined
-    } catch {
-      return undefined
-    }
-  }
-
   /**
    * A member hands us its vote as the period's relay: checked like any statement,
    * applied, and held until the period completes here or the hold ends. Refused when
@@ -313,12 +303,14 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       throw new RemoteError('FORGED', 'the vote\'s signature does not verify')
     }
     const state = this.current
-    const { outcome } = applyStatement(state, vote)
+    // applied once, here, rather than checked and then ingested: the vote that completes the period builds its certificate
+    const applied = applyStatement(state, vote)
+    const { outcome } = applied
     if (outcome.status === 'rejected') throw new RemoteError(outcome.code, outcome.message)
     if (outcome.status === 'duplicate') return { held: 'known' }
     this.relay.held++
     this.hold([vote], state)
-    this.ingest([vote], vote.voter)
+    this.commit(state, applied.state, applied.completed, false)
     return { held: 'relayed' }
   }
 
