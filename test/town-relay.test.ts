@@ -98,11 +98,46 @@ describe('vote relay (real peers)', function () {
     const relay = relayIn(all)
     const others = all.filter(v => v !== relay)
     await everyoneActs(others)
-    expect(relay.service.clock!.relay.held).to.equal(4)
+    await waitFor(() => relay.service.clock!.relay.held === 4, 10_000, 'the relay took the four votes')
     await town.crashVillager(relay)
     await town.waitForTime({ day: 1, period: 'noon' }, others, 30_000)
     await town.waitForMembers(others.map(v => v.name), others)
     for (const v of others) expect(v.service.clock!.relay.fallbacks, v.name).to.equal(0)
+  })
+
+  it('a relay slow to answer (seconds, as a saturated process) is waited for: no voter publishes its vote as well', async () => {
+    const all = await startFive()
+    const relay = relayIn(all)
+    const clock = relay.service.clock! as any
+    const onRelay = clock.onRelay.bind(clock)
+    // the relay's handler answers 3 s late, past the 2 s its voters used to wait before publishing their votes themselves
+    clock.onRelay = async (...args: unknown[]) => { await new Promise(resolve => setTimeout(resolve, 3_000)); return onRelay(...args) }
+    // a villager's act does not wait on its relay: all five are in before any hand-over is answered
+    await Promise.all(all.map(async v => v.service.act('idle')))
+    expect(relay.service.clock!.relay.held, 'hand-overs answered while the voters acted').to.equal(0)
+    await town.waitForTime({ day: 1, period: 'noon' }, all, 30_000)
+    // every hand-over answered in the end (taken, or known by then from a voter's heartbeat), none given up on
+    const voters = all.filter(v => v !== relay)
+    await waitFor(() => voters.every(v => v.service.clock!.relay.handed + v.service.clock!.relay.fallbacks === 1), 20_000, 'the relay answered every hand-over')
+    for (const v of all) expect(v.service.clock!.relay, v.name).to.include({ fallbacks: 0, timeouts: 0 })
+  })
+
+  it('while the relay is heard from, a slow period is repaired by the relay alone; its voters and the one still thinking send only their own', async () => {
+    const all = await startFive()
+    // a town's first period is its forming, which gets no whole-set repairs: move past it
+    await everyoneActs(all)
+    await town.waitForTime({ day: 1, period: 'noon' })
+    const relay = relayIn(all)
+    const thinking = all.find(v => v !== relay)!
+    const sets: Array<{ from: string, voters: string[] }> = []
+    for (const v of all) hearClock(v, town.town, h => { if (h.sent.startsWith('day 1 noon')) sets.push({ from: h.from, voters: h.voters }) })
+    await everyoneActs(all.filter(v => v !== thinking))
+    // the relay's message of the four votes (its hold ends 250 ms after the first), then its repairs of the open period
+    await waitFor(() => sets.filter(s => s.from === idOf(relay) && s.voters.length === 4).length >= 12, 20_000, 'the relay re-published the four votes three times')
+    const othersSets = sets.filter(s => s.from !== idOf(relay) && s.voters.some(voter => voter !== s.from))
+    expect(othersSets, 'whole sets re-published by members other than the relay').to.deep.equal([])
+    await thinking.service.act('idle')
+    await town.waitForTime({ day: 1, period: 'evening' })
   })
 
   it('refuses what a relay must not carry, with a code each, and holds nothing', async () => {

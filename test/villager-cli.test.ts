@@ -71,7 +71,7 @@ describe('meshtown villager and its control API (real processes)', function () {
     expect(twice.json.error.message).to.match(/waiting for Bob/)
     const status = (await call(alice.api, 'GET', '/status')).json
     expect(status.awaiting).to.deep.equal(['Bob'])
-    expect(status.relay).to.deep.equal({ enabled: true, member: null, held: 0, fallbacks: 0, timeouts: 0 })
+    expect(status.relay).to.deep.equal({ enabled: true, member: null, held: 0, handed: 0, fallbacks: 0, timeouts: 0 })
     expect((await call(bob.api, 'GET', '/status')).json.relay).to.include({ enabled: false, member: null })
     expect(status.members.find((m: any) => m.name === 'alice').voted).to.equal(true)
     const noInputs = await call(bob.api, 'POST', '/action/produce')

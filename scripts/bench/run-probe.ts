@@ -93,8 +93,10 @@ try {
   console.log(`N=${n} ${patch}: ${run.periods} periods p50 ${run.p50.toFixed(1)} p99 ${run.p99.toFixed(1)} net p50 ${(run.networkLatencies.sort((a, b) => a - b)[Math.floor(run.networkLatencies.length / 2)] ?? NaN).toFixed(1)} ${run.periodsPerSec.toFixed(2)}/s, CPU ${(run.cpuMs! / run.periods).toFixed(0)} ms/period`)
   console.log(`v0 per period: ${JSON.stringify(delta)}`)
   // the vote relay (src/protocols/clock/relay.ts): votes carried by relays, and votes their voters published themselves, since the start
-  const relays = (await Promise.all(town.children.map(async c => (await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)).peers))).flat().map((p: any) => p.relay ?? { held: 0, fallbacks: 0, timeouts: 0 })
-  console.log(`vote relay since the start: ${sum(relays.map(r => r.held))} votes carried, ${sum(relays.map(r => r.fallbacks))} published by their voters instead (${sum(relays.map(r => r.timeouts))} of them after no answer in time)`)
+  const statsPeers = (await Promise.all(town.children.map(async c => (await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)).peers))).flat()
+  const relays = statsPeers.map((p: any) => p.relay ?? { held: 0, handed: 0, fallbacks: 0, timeouts: 0 })
+  console.log(`whole-set repairs since the start: ${sum(statsPeers.map((p: any) => p.repairs ?? 0))}`)
+  console.log(`vote relay since the start: ${sum(relays.map(r => r.held))} votes carried, ${sum(relays.map(r => r.handed ?? 0))} hand-overs answered, ${sum(relays.map(r => r.fallbacks))} published by their voters instead (${sum(relays.map(r => r.timeouts))} of them after no answer in time)`)
   const mems = await Promise.all(town.children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30000)))
   const mb = (x: number): string => (x / 1048576).toFixed(0)
   console.log('MB rss/heapUsed/heapTotal/external/arrayBuffers: ' + mems.map(m => [m.rss, m.usage.heapUsed, m.usage.heapTotal, m.usage.external, m.usage.arrayBuffers].map(mb).join('/')).join('  '))

@@ -155,7 +155,7 @@ export function villagerRoutes (peer: MeshPeer, villager: VillagerService, servi
 
 /** Who carries today's votes (null: no relay, every vote published by its voter), and this villager's part in it. */
 function relayView (r: ReturnType<ClockService['relayStatus']>, members: Array<{ id: string, name: string }>): unknown {
-  return { enabled: r.enabled, member: r.relay == null ? null : members.find(m => m.id === r.relay)?.name ?? r.relay, held: r.held, fallbacks: r.fallbacks, timeouts: r.timeouts }
+  return { enabled: r.enabled, member: r.relay == null ? null : members.find(m => m.id === r.relay)?.name ?? r.relay, held: r.held, handed: r.handed, fallbacks: r.fallbacks, timeouts: r.timeouts }
 }
 
 function tradeRoutes (trades: TradeService): Routes {

@@ -18,7 +18,7 @@ import { decodeJson, encodeJson, handle, request, RemoteError, describeZodError 
 import { ClockMessageSchema, fromSnapshot, sign, snapshotStatements, StatementVerifier, SyncRequestSchema, SyncResponseSchema, toSnapshot, type ClockMessage } from './codec.js'
 import {
   CLOCK_RELAY_PROTOCOL, CLOCK_SYNC_PROTOCOL, DEFAULT_EVICT_AFTER_MS, DEFAULT_REPUBLISH_INTERVAL_MS, EVICTION_CHECK_INTERVAL_MS,
-  MAX_CLOCK_MESSAGE_BYTES, MAX_RELAY_REQUEST_BYTES, MAX_SNAPSHOT_BYTES, MAX_TRACKED_AUTHORS, RELAY_HOLD_MS, RELAY_TIMEOUT_MS,
+  MAX_CLOCK_MESSAGE_BYTES, MAX_RELAY_REQUEST_BYTES, MAX_SNAPSHOT_BYTES, MAX_TRACKED_AUTHORS, RELAY_HOLD_MS,
   REPAIR_WINDOW_MS, SYNC_BACKOFF_MS, SYNC_TIMEOUT_MS
 } from './constants.js'
 import { heartbeatIntervalMs } from './pace.js'
@@ -89,7 +89,9 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   /** Messages let through to gossipsub's forwarding, by why (reach.ts). */
   readonly forwarded: Partial<Record<ForwardReason, number>> = {}
   /** Votes of others this peer took as the period's relay; its own votes no relay took (published here instead), and of those the ones whose relay did not answer in time. */
-  readonly relay = { held: 0, fallbacks: 0, timeouts: 0 }
+  readonly relay = { held: 0, handed: 0, fallbacks: 0, timeouts: 0 }
+  /** Whole sets this peer re-published to repair a slow period (tick). */
+  repairs = 0
   private readonly peer: MeshPeer
   private readonly evictAfterMs: number
   private readonly republishIntervalMs: number
@@ -163,7 +165,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   }
 
   /** Whether votes go through a relay here, today's relay (none in a town under four), and what this peer's counters say. */
-  relayStatus (): { enabled: boolean, relay?: string, held: number, fallbacks: number, timeouts: number } {
+  relayStatus (): { enabled: boolean, relay?: string, held: number, handed: number, fallbacks: number, timeouts: number } {
     const relay = this.relayVotes && this.current != null ? relayOf(this.current) : undefined
     return { enabled: this.relayVotes, relay, ...this.relay }
   }
@@ -196,7 +198,9 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       onConnect: (peerId) => { void this.syncFrom(peerId) }
     })
     if (this.identity != null && this.relayVotes) {
-      this.relayClient = new RpcClient(this.peer.libp2p, CLOCK_RELAY_PROTOCOL, { maxBytes: MAX_RELAY_REQUEST_BYTES, timeoutMs: RELAY_TIMEOUT_MS })
+      // a relay slow to answer is still a relay (a saturated process takes seconds): its
+      // voters wait for it, as long as it could stay a member without a word (submitVote)
+      this.relayClient = new RpcClient(this.peer.libp2p, CLOCK_RELAY_PROTOCOL, { maxBytes: MAX_RELAY_REQUEST_BYTES, timeoutMs: this.evictAfterMs })
       await handleRpc(this.peer.libp2p, CLOCK_RELAY_PROTOCOL, RelayRequestSchema, async (req, conn) => this.onRelay(req, conn), {
         maxBytes: MAX_RELAY_REQUEST_BYTES,
         maxInboundStreams: 4,
@@ -252,6 +256,14 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
    * period, so the vote would otherwise reach the others only through a snapshot.
    * Re-publishes (the whole set while the period changes, then each peer's own
    * statements in its heartbeat) repair what was lost on the way.
+   *
+   * A relay that refuses the vote or whose stream is lost gets it published at once. One
+   * that is only slow is waited for: in a town of 100 on two cores most relays answered
+   * after the 2 s voters used to wait, and each of those votes then went out twice,
+   * by its voter and with the relay's message, which saturated the town further. The
+   * vote of a relay that never answers still goes out: with this peer's heartbeat
+   * (nothing else was published for it), and in the repairs that resume once the relay
+   * has been silent for a while (leftToRelay); a relay silent long enough is evicted.
    */
   async submitVote (vote: VoteStatement): Promise<void> {
     const state = this.current
@@ -275,16 +287,52 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     }
     const handed = this.relayClient.request(link, { vote } satisfies RelayRequest, RelayReplySchema)
     this.ingest([vote], 'self')
+    // not awaited: the vote is durable and counted here, and the villager's next action
+    // (its queue waits on this call) should not wait on how busy the relay is
+    void this.awaitHandOver(handed, relay!, vote, state)
+  }
+
+  private async awaitHandOver (handed: Promise<RelayReply>, relay: string, vote: VoteStatement, state: ClockState): Promise<void> {
     try {
       await handed
+      this.relay.handed++
+      this.handedOver = { day: vote.day, period: vote.period }
       // out as surely as a publish of our own: no heartbeat needed for a while
       this.publishedAt = Date.now()
     } catch (err: any) {
+      // the relay is past the vote's period: it completed that period, so with this vote
+      // (our heartbeat or a repair brought it there while the hand-over waited)
+      if (err instanceof RemoteError && err.code === 'PAST_PERIOD') {
+        this.relay.handed++
+        return
+      }
       this.relay.fallbacks++
       if (err.code === 'TIMEOUT') this.relay.timeouts++
       this.peer.log.debug(`clock: relay ${relay} did not take our vote (${err.code ?? ''} ${err.message}); publishing it`)
+      // stamped with its own period even if this peer has moved on since (its vote completed
+      // the period here): the others may still be waiting for it
       await this.publish([vote], state)
     }
+  }
+
+  /** The period of the last vote a relay took from us. */
+  private handedOver?: TownTime
+
+  /**
+   * Whether this peer leaves the repair of the current period to its relay: it is not
+   * the relay, the relay has been heard lately, and our vote is with it (or not cast).
+   * The relay holds every vote it took and repairs the period while it stays open;
+   * the same whole set re-published by every member was, in a slow period of a town
+   * of 50, up to N sets of N votes checked by N peers a second. A voter whose vote the
+   * relay did not take repairs as before, and so does everyone once the relay is
+   * silent for a heartbeat and a half (crashed, stuck, cut off).
+   */
+  private leftToRelay (state: ClockState, at: number): boolean {
+    const relay = this.relayVotes ? relayOf(state) : undefined
+    if (relay == null || relay === this.self) return false
+    const voted = state.votes[this.self] != null
+    if (voted && (this.handedOver == null || comparePeriods(this.handedOver, state) !== 0)) return false
+    return at - (this.lastHeard.get(relay) ?? 0) < this.heartbeatMs() * 1.5
   }
 
   /**
@@ -641,7 +689,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     const stalled = at - this.periodStartedAt >= this.republishIntervalMs - slack
     const covered = at - this.repairedAt < this.republishIntervalMs
     const forming = this.current.prev == null
-    if (!forming && stalled && !covered && at - this.changedAt < REPAIR_WINDOW_MS) {
+    if (!forming && stalled && !covered && at - this.changedAt < REPAIR_WINDOW_MS && !this.leftToRelay(this.current, at)) {
+      this.repairs++
       await this.publish()
     } else if (at - this.publishedAt >= this.heartbeatMs() - slack) {
       await this.publish(currentStatements(this.current).filter(st => st.voter === this.self))

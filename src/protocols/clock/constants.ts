@@ -43,8 +43,6 @@ export const SIGNING_DOMAIN = 'meshtown-clock-v1'
 export const CLOCK_RELAY_PROTOCOL = '/meshtown/clock-relay/1.0.0'
 /** A relay request is one vote: a few hundred bytes, plus up to 64 join requests it backs. */
 export const MAX_RELAY_REQUEST_BYTES = 64 * 1024
-/** A voter whose relay has not answered by then publishes its vote itself. */
-export const RELAY_TIMEOUT_MS = 2_000
 /**
  * A relay holds the votes handed to it until they complete the period, or this
  * long after the first of them: a period of people thinking is not held up, and

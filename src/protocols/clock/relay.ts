@@ -15,10 +15,10 @@ import { memberOrder } from './reach.js'
  *
  * The relay has no say: a vote is signed by its voter, every peer checks and counts
  * it as before, and a voter whose relay does not take its vote (no link, refused,
- * no answer in time) publishes it itself. A relay that takes votes and then says
- * nothing (a crash, a partition) delays them until the repair every peer already
- * does (a period still open after a second makes its members re-publish all they
- * hold, their own votes included).
+ * the stream lost) publishes it itself; a slow relay is waited for. A relay that
+ * takes votes and then says nothing (a crash, a partition) delays them until its
+ * voters' heartbeats and the repairs that resume once it is silent (ClockService's
+ * leftToRelay: while the relay is heard from, it alone re-publishes a slow period).
  *
  * The relay is the member at `day mod N` in PeerId order: the same through a day,
  * so the peer that completes a period (the relay, holding every vote first) is
