@@ -2,8 +2,10 @@ import { expect } from 'chai'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { sign, StatementVerifier } from '../src/protocols/clock/codec.js'
-import type { EvictStatement, JoinStatement, Statement } from '../src/town/clock.js'
+import { ClockMessageSchema, sign, splitBySize, StatementVerifier, VoteSchema } from '../src/protocols/clock/codec.js'
+import { MAX_CLOCK_MESSAGE_BYTES } from '../src/protocols/clock/constants.js'
+import { encodeJson } from '../src/protocols/wire.js'
+import type { EvictStatement, JoinStatement, Statement, VoteStatement } from '../src/town/clock.js'
 
 const TOWN = 'codecville'
 
@@ -52,5 +54,31 @@ describe('clock statement verifier (real Ed25519 signatures)', () => {
     expect(verifier.verifications).to.equal(3)
     expect(await verifier.verify(b!)).to.equal(true)
     expect(verifier.verifications).to.equal(4)
+  })
+})
+
+describe('clock message size: a whole set split into messages within the bound', () => {
+  it('splits votes backing 64 joins each (~21 KB) into parts that each fit a message, in order, none lost', async () => {
+    const keys = await Promise.all(Array.from({ length: 64 }, async () => generateKeyPair('Ed25519')))
+    const joins = await Promise.all(keys.map(async (k, i) => joinBy(k, `newcomer${i}`)))
+    const voterKeys = await Promise.all(Array.from({ length: 40 }, async () => generateKeyPair('Ed25519')))
+    const votes = await Promise.all(voterKeys.map(async k => sign<VoteStatement>(k, {
+      kind: 'vote', town: TOWN, day: 1, period: 'morning', voter: peerIdFromPrivateKey(k).toString(), action: 'idle', joins
+    })))
+    expect(VoteSchema.safeParse(votes[0]).success, 'a vote backing 64 joins is a valid vote').to.equal(true)
+    const envelope = { v: 1, town: TOWN, day: 1, period: 'morning', digest: 'a'.repeat(16), forming: false, seq: 0, stmts: [] as Statement[] }
+    expect(encodeJson({ ...envelope, stmts: votes }).byteLength, 'the whole set is over the bound').to.be.greaterThan(MAX_CLOCK_MESSAGE_BYTES)
+    const parts = splitBySize(votes, MAX_CLOCK_MESSAGE_BYTES - encodeJson(envelope).byteLength)
+    expect(parts.length).to.be.greaterThan(1)
+    expect(parts.flat()).to.deep.equal(votes)
+    for (const part of parts) {
+      const bytes = encodeJson({ ...envelope, stmts: part })
+      expect(bytes.byteLength).to.be.at.most(MAX_CLOCK_MESSAGE_BYTES)
+      expect(ClockMessageSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes))).success).to.equal(true)
+    }
+    // a set within the budget stays one part; a statement alone over it goes alone
+    expect(splitBySize(votes.slice(0, 3), MAX_CLOCK_MESSAGE_BYTES)).to.deep.equal([votes.slice(0, 3)])
+    expect(splitBySize(votes.slice(0, 3), 100)).to.deep.equal(votes.slice(0, 3).map(v => [v]))
+    expect(splitBySize([], 100)).to.deep.equal([])
   })
 })

@@ -1,5 +1,13 @@
 import { expect } from 'chai'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { sign } from '../src/protocols/clock/codec.js'
+import { memberOrder } from '../src/protocols/clock/reach.js'
+import { clockTopic } from '../src/protocols/topics.js'
+import { encodeJson } from '../src/protocols/wire.js'
+import type { JoinStatement } from '../src/town/clock.js'
 import type { Period, TownTime } from '../src/town/rules.js'
+import { everyoneActs } from './helpers/clock.js'
 import { TestTown } from './helpers/town.js'
 import { waitFor } from './helpers/peers.js'
 
@@ -50,5 +58,33 @@ describe('town barrier over gossipsub (real peers)', function () {
     expect(alice.items.temp_room).to.equal(0)
     // carol idled by day and slept each night: back to 100, then day 3's hunger takes 10
     await waitFor(() => town.get('carol').service.villager!.stamina === 90, 5_000, 'hunger at the end of day 3')
+  })
+
+  it('65 join requests at once (more than a vote can back): the town goes on and admits 64, the oldest first', async () => {
+    const names = ['ann', 'ben', 'cat', 'dan', 'eve']
+    town = await new TestTown().start({ evictAfterMs: 30_000, villagers: names.map(name => ({ name, occupation: 'farmer' as const })) })
+    await town.waitForMembers(names)
+    await everyoneActs(town.villagers)
+    await town.waitForTime({ day: 1, period: 'noon' })
+    // 65 newcomers' signed requests, as many keys as anyone can make, published by one member in one message
+    const ann = town.get('ann')
+    const state = ann.service.clock!.state!
+    const keys = await Promise.all(Array.from({ length: 65 }, async () => generateKeyPair('Ed25519')))
+    const joins = await Promise.all(keys.map(async (key, i) => sign<JoinStatement>(key, {
+      kind: 'join', town: town.town, day: state.day, period: state.period, voter: peerIdFromPrivateKey(key).toString(), name: `newcomer${i}`, occupation: 'chef'
+    })))
+    ;(ann.service.clock as any).ingest(joins, 'test')
+    await ann.peer.pubsub.publish(clockTopic(town.town), encodeJson({
+      v: 1, town: town.town, day: state.day, period: state.period, digest: memberOrder(state.view).digest, forming: false, seq: 0, stmts: joins
+    }))
+    await waitFor(() => town.villagers.every(v => Object.keys(v.service.clock!.state!.joins).length === 65), 10_000, 'every member holds the 65 requests')
+    await everyoneActs(town.villagers)
+    await town.waitForTime({ day: 1, period: 'evening' })
+    const oldest64 = joins.map(j => j.voter).sort().slice(0, 64)
+    for (const v of town.villagers) {
+      const view = v.service.clock!.state!.view
+      expect(Object.keys(view), v.name).to.have.length(5 + 64)
+      expect(oldest64.every(id => Object.hasOwn(view, id)), v.name).to.equal(true)
+    }
   })
 })

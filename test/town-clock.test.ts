@@ -112,6 +112,25 @@ describe('town clock (pure barrier)', () => {
     expect(healedOtherWay.state.view).to.deep.equal(healed.state.view)
   })
 
+  it('backs at most 64 join requests in a vote (the wire\'s bound), the oldest first, and admits the rest later', () => {
+    let s = town(['a', 'b', 'c'])
+    s = applyAll(s, votesAll(['a', 'b', 'c'], M))
+    const noon = t(1, 'noon')
+    // 70 newcomers ask at once, five of them a period earlier than the rest
+    const early = Array.from({ length: 5 }, (_, i) => join(`z${i}`, `early${i}`, 'farmer', M))
+    const late = Array.from({ length: 65 }, (_, i) => join(`n${String(i).padStart(2, '0')}`, `late${i}`, 'farmer', noon))
+    s = applyAll(s, [...late, ...early])
+    const backed = joinsToBack(s)
+    expect(backed).to.have.length(64)
+    expect(backed.slice(0, 5).map(j => j.voter), 'the oldest requests first').to.deep.equal(['z0', 'z1', 'z2', 'z3', 'z4'])
+    expect(backed.slice(5).map(j => j.voter)).to.deep.equal(late.slice(0, 59).map(j => j.voter))
+    s = applyAll(s, ['a', 'b', 'c'].map(id => vote(id, noon, 'idle', joinsToBack(s))))
+    expect(s.period).to.equal('evening')
+    expect(Object.keys(s.view)).to.have.length(3 + 64)
+    // the six left wait for the next boundary (their requests are still valid)
+    expect(joinsToBack(s).map(j => j.voter)).to.deep.equal(late.slice(59).map(j => j.voter))
+  })
+
   it('admits a joiner at the next boundary when a majority backs it', () => {
     let s = town(['a', 'b', 'c'])
     s = applyAll(s, [vote('a', M), vote('b', M)])

@@ -15,7 +15,7 @@ import { comparePeriods, nextPeriod, type Occupation, type PeriodAction, type To
 import { RpcClient, handleRpc } from '../rpc.js'
 import { clockTopic } from '../topics.js'
 import { decodeJson, encodeJson, handle, request, RemoteError, describeZodError } from '../wire.js'
-import { ClockMessageSchema, fromSnapshot, sign, snapshotStatements, StatementVerifier, SyncRequestSchema, SyncResponseSchema, toSnapshot, type ClockMessage } from './codec.js'
+import { ClockMessageSchema, fromSnapshot, sign, snapshotStatements, splitBySize, StatementVerifier, SyncRequestSchema, SyncResponseSchema, toSnapshot, type ClockMessage } from './codec.js'
 import {
   CLOCK_RELAY_PROTOCOL, CLOCK_SYNC_PROTOCOL, DEFAULT_EVICT_AFTER_MS, DEFAULT_REPUBLISH_INTERVAL_MS, EVICTION_CHECK_INTERVAL_MS,
   MAX_CLOCK_MESSAGE_BYTES, MAX_RELAY_REQUEST_BYTES, MAX_SNAPSHOT_BYTES, MAX_TRACKED_AUTHORS, RELAY_HOLD_MS,
@@ -747,6 +747,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     if (state == null || !this.started) return
     const order = memberOrder(state.view)
     const reached = publishReach(this.peer.libp2p, this.topic)
+    const all = stmts ?? currentStatements(state)
     const msg: ClockMessage = {
       v: 1,
       town: this.town,
@@ -754,17 +755,27 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       period: state.period,
       digest: order.digest,
       forming: state.prev == null,
-      seq: this.seq++,
-      stmts: stmts ?? currentStatements(state),
+      seq: this.seq,
+      stmts: all,
       reach: encodeReach(order, id => id === this.self || reached.has(id))
     }
     const guests = encodeGuests(order, reached)
     if (guests.length > 0) msg.guests = guests
     this.publishedAt = Date.now()
-    try {
-      await this.peer.pubsub.publish(this.topic, encodeJson(msg))
-    } catch (err: any) {
-      this.peer.log.debug(`clock: publish failed: ${err.message}`)
+    let encoded = encodeJson(msg)
+    // a whole set can outgrow one message (votes that back many joins, ~21 KB each at 64):
+    // sent in parts, each a message of its own, rather than one that every peer refuses
+    const parts = encoded.byteLength <= MAX_CLOCK_MESSAGE_BYTES
+      ? [all]
+      : splitBySize(all, MAX_CLOCK_MESSAGE_BYTES - encodeJson({ ...msg, stmts: [] }).byteLength)
+    for (const part of parts) {
+      if (part !== all) encoded = encodeJson({ ...msg, seq: this.seq, stmts: part })
+      this.seq++
+      try {
+        await this.peer.pubsub.publish(this.topic, encoded)
+      } catch (err: any) {
+        this.peer.log.debug(`clock: publish failed: ${err.message}`)
+      }
     }
   }
 

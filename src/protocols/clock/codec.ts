@@ -7,7 +7,7 @@ import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { fromString, toString } from 'uint8arrays'
 import { z } from 'zod'
-import type { ClockState, EvictStatement, JoinStatement, Statement, VoteStatement } from '../../town/clock.js'
+import { CLOCK_LIMITS, type ClockState, type EvictStatement, type JoinStatement, type Statement, type VoteStatement } from '../../town/clock.js'
 import { OCCUPATIONS, PERIOD_ACTIONS, PERIODS } from '../../town/rules.js'
 import { TOWN_NAME_PATTERN } from '../town-directory/constants.js'
 import { MAX_REACH_CHARS, MAX_REACH_GUESTS, SIGNING_DOMAIN } from './constants.js'
@@ -27,7 +27,7 @@ export const JoinSchema = z.strictObject({
 })
 export const VoteSchema = z.strictObject({
   kind: z.literal('vote'), town: Town, day: Day, period: Period, voter: PeerIdString,
-  action: z.enum(PERIOD_ACTIONS), joins: z.array(JoinSchema).max(64), sig: Sig
+  action: z.enum(PERIOD_ACTIONS), joins: z.array(JoinSchema).max(CLOCK_LIMITS.maxJoinsPerVote), sig: Sig
 })
 export const EvictSchema = z.strictObject({
   kind: z.literal('evict'), town: Town, day: Day, period: Period, voter: PeerIdString, target: PeerIdString, sig: Sig
@@ -197,4 +197,27 @@ export function snapshotStatements (s: ClockState): Statement[] {
     ...Object.values(s.evicts).flatMap(e => Object.values(e)),
     ...(s.prev == null ? [] : [...s.prev.votes, ...s.prev.evicts])
   ]
+}
+
+/**
+ * `stmts` in order, in groups whose JSON (as in a message's `stmts` array) takes at
+ * most `budget` bytes each. A statement larger than the budget alone makes a group of
+ * its own (none is: a vote backing 64 joins is ~21 KB).
+ */
+export function splitBySize (stmts: Statement[], budget: number): Statement[][] {
+  const groups: Statement[][] = []
+  let group: Statement[] = []
+  let size = 2
+  for (const stmt of stmts) {
+    const bytes = Buffer.byteLength(JSON.stringify(stmt)) + 1
+    if (group.length > 0 && size + bytes > budget) {
+      groups.push(group)
+      group = []
+      size = 2
+    }
+    group.push(stmt)
+    size += bytes
+  }
+  if (group.length > 0) groups.push(group)
+  return groups
 }
