@@ -286,6 +286,9 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       return
     }
     const handed = this.relayClient.request(link, { vote } satisfies RelayRequest, RelayReplySchema)
+    // with the relay from now on, unless it says no: a saturated relay answers seconds later,
+    // and its voters' repairs meanwhile were most of what a town of 100 sent (leftToRelay)
+    this.handedOver = { day: vote.day, period: vote.period }
     this.ingest([vote], 'self')
     // not awaited: the vote is durable and counted here, and the villager's next action
     // (its queue waits on this call) should not wait on how busy the relay is
@@ -296,7 +299,6 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     try {
       await handed
       this.relay.handed++
-      this.handedOver = { day: vote.day, period: vote.period }
       // out as surely as a publish of our own: no heartbeat needed for a while
       this.publishedAt = Date.now()
     } catch (err: any) {
@@ -306,6 +308,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
         this.relay.handed++
         return
       }
+      if (this.handedOver != null && comparePeriods(this.handedOver, vote) === 0) this.handedOver = undefined
       this.relay.fallbacks++
       if (err.code === 'TIMEOUT') this.relay.timeouts++
       this.peer.log.debug(`clock: relay ${relay} did not take our vote (${err.code ?? ''} ${err.message}); publishing it`)
@@ -315,12 +318,13 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     }
   }
 
-  /** The period of the last vote a relay took from us. */
+  /** The period of the last vote handed to a relay that has not refused it. */
   private handedOver?: TownTime
 
   /**
    * Whether this peer leaves the repair of the current period to its relay: it is not
-   * the relay, the relay has been heard lately, and our vote is with it (or not cast).
+   * the relay, the relay has been heard lately, and our vote is with it (handed over and
+   * not refused, answered or not yet), or not cast.
    * The relay holds every vote it took and repairs the period while it stays open;
    * the same whole set re-published by every member was, in a slow period of a town
    * of 50, up to N sets of N votes checked by N peers a second. A voter whose vote the
