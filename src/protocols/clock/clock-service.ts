@@ -88,7 +88,11 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   replays = 0
   /** Messages let through to gossipsub's forwarding, by why (reach.ts). */
   readonly forwarded: Partial<Record<ForwardReason, number>> = {}
-  /** Votes of others this peer took as the period's relay; its own votes no relay took (published here instead), and of those the ones whose relay did not answer in time. */
+  /**
+   * Votes of others this peer took as the period's relay (held); its own a relay took or already had (handed); its own
+   * it published itself, its relay having refused them or its stream lost (fallbacks), and of those the ones its relay
+   * left unanswered for the eviction timeout (timeouts).
+   */
   readonly relay = { held: 0, handed: 0, fallbacks: 0, timeouts: 0 }
   /** Whole sets this peer re-published to repair a slow period (tick). */
   repairs = 0
