@@ -288,12 +288,12 @@ function applyJoin (state: ClockState, join: JoinStatement): ApplyResult {
 /** Pending join requests a member should back in its vote now. */
 export function joinsToBack (state: ClockState): JoinStatement[] {
   // at most a vote's worth, the same ones at every member that holds the same requests (oldest
-  // first, then by PeerId): more than that made every member's vote invalid on the wire, so 65
-  // requests at once (anyone can make keys) stopped the town's time for good
+  // first, then by PeerId: the sort is stable): more than that made every member's vote invalid
+  // on the wire, so 65 requests at once (anyone can make keys) stopped the town's time for good
   return sortedIds(state.joins)
     .map(id => state.joins[id]!)
     .filter(j => !isMember(state, j.voter) && memberByName(state, j.name) == null && periodsBetween(j, state) <= CLOCK_LIMITS.joinValidityPeriods)
-    .sort((a, b) => comparePeriods(a, b) || (a.voter < b.voter ? -1 : a.voter > b.voter ? 1 : 0))
+    .sort(comparePeriods)
     .slice(0, CLOCK_LIMITS.maxJoinsPerVote)
 }
 
