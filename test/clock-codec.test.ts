@@ -2,10 +2,13 @@ import { expect } from 'chai'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { ClockMessageSchema, sign, splitBySize, StatementVerifier, VoteSchema } from '../src/protocols/clock/codec.js'
-import { MAX_CLOCK_MESSAGE_BYTES } from '../src/protocols/clock/constants.js'
-import { encodeJson } from '../src/protocols/wire.js'
-import type { EvictStatement, JoinStatement, Statement, VoteStatement } from '../src/town/clock.js'
+import {
+  ClockMessageSchema, fromSnapshot, PackedSyncResponseSchema, sign, snapshotStatements, splitBySize, StatementVerifier, SyncResponseSchema,
+  toPackedSnapshot, toSnapshot, unpackSnapshot, VoteSchema
+} from '../src/protocols/clock/codec.js'
+import { MAX_CLOCK_MESSAGE_BYTES, MAX_PACKED_SNAPSHOT_BYTES, MAX_SNAPSHOT_BYTES } from '../src/protocols/clock/constants.js'
+import { describeZodError, encodeJson } from '../src/protocols/wire.js'
+import { CLOCK_LIMITS, type ClockState, type EvictStatement, type JoinStatement, type Statement, type VoteStatement } from '../src/town/clock.js'
 
 const TOWN = 'codecville'
 
@@ -80,5 +83,88 @@ describe('clock message size: a whole set split into messages within the bound',
     expect(splitBySize(votes.slice(0, 3), MAX_CLOCK_MESSAGE_BYTES)).to.deep.equal([votes.slice(0, 3)])
     expect(splitBySize(votes.slice(0, 3), 100)).to.deep.equal(votes.slice(0, 3).map(v => [v]))
     expect(splitBySize([], 100)).to.deep.equal([])
+  })
+})
+
+describe('clock-sync 1.1.0: a snapshot carries each join request once', () => {
+  /**
+   * A state of `members` members in day 2 morning, every member's vote of the last period and
+   * all but one's of this one backing 64 join requests (the last period's 64 are members now).
+   */
+  async function stateBackingJoins (members: number, pending = 64): Promise<ClockState> {
+    const memberKeys = await Promise.all(Array.from({ length: members }, async () => generateKeyPair('Ed25519')))
+    const ids = memberKeys.map(k => peerIdFromPrivateKey(k).toString())
+    const view = Object.fromEntries(ids.map((id, i) => [id, { name: `m${i}`, occupation: 'farmer' as const }]))
+    const newcomerKeys = await Promise.all(Array.from({ length: pending }, async () => generateKeyPair('Ed25519')))
+    const joins = await Promise.all(newcomerKeys.map(async (k, i) => sign<JoinStatement>(k, {
+      kind: 'join', town: TOWN, day: 2, period: 'morning', voter: peerIdFromPrivateKey(k).toString(), name: `newcomer${i}`, occupation: 'chef'
+    })))
+    const admitted = await Promise.all(memberKeys.slice(0, 64).map(async (k, i) => joinBy(k, `m${i}`)))
+    const backed = joins.slice(0, CLOCK_LIMITS.maxJoinsPerVote)
+    const voteOf = async (k: PrivateKey, day: number, period: 'morning' | 'evening', joinsBacked: JoinStatement[]): Promise<VoteStatement> =>
+      sign<VoteStatement>(k, { kind: 'vote', town: TOWN, day, period, voter: peerIdFromPrivateKey(k).toString(), action: 'idle', joins: joinsBacked })
+    const prevVotes = await Promise.all(memberKeys.map(async k => voteOf(k, 1, 'evening', admitted)))
+    const votes = await Promise.all(memberKeys.slice(1).map(async k => voteOf(k, 2, 'morning', backed)))
+    return {
+      town: TOWN, day: 2, period: 'morning', view,
+      votes: Object.fromEntries(votes.map(v => [v.voter, v])),
+      evicts: {},
+      joins: Object.fromEntries(joins.map(j => [j.voter, j])),
+      founders: [],
+      prev: { day: 1, period: 'evening', view, votes: prevVotes, evicts: [] },
+      early: []
+    }
+  }
+
+  /** What the requester gets: the reply's JSON, parsed and schema-checked as `request` does. */
+  function overTheWire<T> (schema: { safeParse: (v: unknown) => { success: true, data: T } | { success: false, error: any } }, reply: unknown): T {
+    const parsed = schema.safeParse(JSON.parse(new TextDecoder().decode(encodeJson(reply))))
+    if (!parsed.success) throw new Error(describeZodError(parsed.error))
+    return parsed.data
+  }
+
+  it('40 members backing 64 requests: over 1.0.0\'s bound in full (1.1 MB), under a tenth of it packed, the same signed votes unpacked', async () => {
+    const state = await stateBackingJoins(40)
+    const full = encodeJson({ snapshot: toSnapshot(state) }).byteLength
+    const packed = encodeJson({ snapshot: toPackedSnapshot(state) }).byteLength
+    expect(full, 'the 1.0.0 form').to.be.greaterThan(MAX_SNAPSHOT_BYTES)
+    expect(packed, 'the 1.1.0 form').to.be.lessThan(full / 10)
+    const { snapshot } = overTheWire(PackedSyncResponseSchema, { snapshot: toPackedSnapshot(state) })
+    expect(snapshot!.pool, 'each request once: the 40 admitted in the last period, the 64 backed now').to.have.length(40 + 64)
+    const unpacked = fromSnapshot(unpackSnapshot(snapshot!))
+    expect(unpacked).to.deep.equal(state)
+    expect(await new StatementVerifier().verifyAll(snapshotStatements(unpacked)), 'every signature holds').to.equal(true)
+    // the unpacked form is the stored one
+    expect(SyncResponseSchema.safeParse({ snapshot: toSnapshot(unpacked) }).success).to.equal(true)
+  })
+
+  it('a place outside the pool is refused by the schema, naming the vote; a pool entry changed fails its signature', async () => {
+    const state = await stateBackingJoins(5, 3)
+    const packed = JSON.parse(JSON.stringify({ snapshot: toPackedSnapshot(state) }))
+    const voter = Object.keys(packed.snapshot.votes)[0]!
+    packed.snapshot.votes[voter].joins = [0, 1, 2, 3, 70]
+    const refused = PackedSyncResponseSchema.safeParse(packed)
+    expect(refused.success).to.equal(false)
+    expect(describeZodError(refused.error!)).to.match(new RegExp(`vote of ${voter} backs join 70 of a pool of \\d+`))
+    // a place past the pool's bound, a place that is not a whole number, a pool over its bound
+    for (const joins of [[2048], [1.5], [-1]]) {
+      const bad = JSON.parse(JSON.stringify({ snapshot: toPackedSnapshot(state) }))
+      bad.snapshot.votes[voter].joins = joins
+      expect(PackedSyncResponseSchema.safeParse(bad).success, JSON.stringify(joins)).to.equal(false)
+    }
+    const forged = JSON.parse(JSON.stringify({ snapshot: toPackedSnapshot(state) }))
+    forged.snapshot.pool[0].occupation = 'carpenter'
+    const { snapshot } = overTheWire(PackedSyncResponseSchema, forged)
+    expect(await new StatementVerifier().verifyAll(snapshotStatements(fromSnapshot(unpackSnapshot(snapshot!)))), 'a changed request is a forgery').to.equal(false)
+  })
+
+  it('the largest honest snapshot (1,024 members, two periods backing 64 requests, 256 pending) fits 1.1.0\'s bound', async function () {
+    this.timeout(60_000)
+    const state = await stateBackingJoins(CLOCK_LIMITS.maxMembers, CLOCK_LIMITS.maxPendingJoins)
+    const reply = { snapshot: toPackedSnapshot(state) }
+    const bytes = encodeJson(reply).byteLength
+    expect(bytes).to.be.lessThan(MAX_PACKED_SNAPSHOT_BYTES)
+    expect(bytes, 'the bound is not loose by much (constants.ts names the figure)').to.be.greaterThan(MAX_PACKED_SNAPSHOT_BYTES / 2)
+    expect(PackedSyncResponseSchema.safeParse(JSON.parse(new TextDecoder().decode(encodeJson(reply)))).success).to.equal(true)
   })
 })

@@ -11,7 +11,7 @@ import { z } from 'zod'
 import type { MeshLibp2p } from '../node/peer.js'
 
 export const WIRE_ERROR_CODES = [
-  'MESSAGE_TOO_LARGE', 'MALFORMED', 'INVALID_REQUEST', 'INTERNAL', 'TIMEOUT', 'UNREACHABLE', 'BAD_RESPONSE'
+  'MESSAGE_TOO_LARGE', 'MALFORMED', 'INVALID_REQUEST', 'INTERNAL', 'TIMEOUT', 'UNREACHABLE', 'UNSUPPORTED_PROTOCOL', 'BAD_RESPONSE'
 ] as const
 export type WireErrorCode = (typeof WIRE_ERROR_CODES)[number]
 
@@ -76,7 +76,9 @@ export async function request<Res> (
   try {
     stream = await libp2p.dialProtocol(peer, protocol, { signal })
   } catch (err: any) {
-    throw new WireError(signal.aborted ? 'TIMEOUT' : 'UNREACHABLE', `cannot reach ${peer.toString()} on ${protocol}: ${err.message}`)
+    // a peer that does not speak the protocol (an older build) is reachable: the caller may try another version
+    const code = signal.aborted ? 'TIMEOUT' : err.name === 'UnsupportedProtocolError' ? 'UNSUPPORTED_PROTOCOL' : 'UNREACHABLE'
+    throw new WireError(code, `cannot reach ${peer.toString()} on ${protocol}: ${err.message}`)
   }
   try {
     const lp = lpStream(stream, { maxDataLength: options.maxBytes })
@@ -110,7 +112,10 @@ export async function request<Res> (
 export type Handler<Req, Res> = (req: Req, connection: Connection) => Promise<Res> | Res
 
 export interface HandlerOptions {
+  /** Largest request accepted. */
   maxBytes: number
+  /** Largest reply sent (the caller's bound on it); a larger one is refused as REPLY_TOO_LARGE, not sent for the caller to drop. */
+  maxReplyBytes?: number
   timeoutMs?: number
   maxInboundStreams?: number
   /** Called for every refused request (counting, logging). */
@@ -163,8 +168,11 @@ export async function handle<Req, Res> (
         return
       }
       try {
-        const result = await handler(parsed, connection)
-        await lp.write(encodeJson({ ok: true, result }), { signal })
+        const reply = encodeJson({ ok: true, result: await handler(parsed, connection) })
+        if (options.maxReplyBytes != null && reply.byteLength > options.maxReplyBytes) {
+          throw new RemoteError('REPLY_TOO_LARGE', `the reply is ${reply.byteLength} bytes, over this protocol's bound of ${options.maxReplyBytes}`)
+        }
+        await lp.write(reply, { signal })
       } catch (err: any) {
         if (err instanceof RemoteError) await refuse(err.code, err.message)
         else await refuse('INTERNAL', `internal error: ${err.message ?? err}`)

@@ -14,11 +14,14 @@ import {
 import { comparePeriods, nextPeriod, type Occupation, type PeriodAction, type TownTime } from '../../town/rules.js'
 import { RpcClient, handleRpc } from '../rpc.js'
 import { clockTopic } from '../topics.js'
-import { decodeJson, encodeJson, handle, request, RemoteError, describeZodError } from '../wire.js'
-import { ClockMessageSchema, fromSnapshot, sign, snapshotStatements, splitBySize, StatementVerifier, SyncRequestSchema, SyncResponseSchema, toSnapshot, type ClockMessage } from './codec.js'
+import { decodeJson, encodeJson, handle, request, RemoteError, describeZodError, WireError } from '../wire.js'
 import {
-  CLOCK_RELAY_PROTOCOL, CLOCK_SYNC_PROTOCOL, DEFAULT_EVICT_AFTER_MS, DEFAULT_REPUBLISH_INTERVAL_MS, EVICTION_CHECK_INTERVAL_MS,
-  MAX_CLOCK_MESSAGE_BYTES, MAX_RELAY_REQUEST_BYTES, MAX_SNAPSHOT_BYTES, MAX_TRACKED_AUTHORS, RELAY_HOLD_MS,
+  ClockMessageSchema, fromSnapshot, PackedSyncResponseSchema, sign, snapshotStatements, splitBySize, StatementVerifier, SyncRequestSchema,
+  SyncResponseSchema, toPackedSnapshot, toSnapshot, unpackSnapshot, type ClockMessage, type Snapshot
+} from './codec.js'
+import {
+  CLOCK_RELAY_PROTOCOL, CLOCK_SYNC_PROTOCOL, CLOCK_SYNC_PROTOCOL_1_0, DEFAULT_EVICT_AFTER_MS, DEFAULT_REPUBLISH_INTERVAL_MS, EVICTION_CHECK_INTERVAL_MS,
+  MAX_CLOCK_MESSAGE_BYTES, MAX_PACKED_SNAPSHOT_BYTES, MAX_RELAY_REQUEST_BYTES, MAX_SNAPSHOT_BYTES, MAX_SYNC_REQUEST_BYTES, MAX_TRACKED_AUTHORS, RELAY_HOLD_MS,
   REPAIR_WINDOW_MS, SYNC_BACKOFF_MS, SYNC_TIMEOUT_MS
 } from './constants.js'
 import { heartbeatIntervalMs } from './pace.js'
@@ -193,12 +196,19 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     const pubsub = this.peer.pubsub
     pubsub.topicValidators.set(this.topic, async (from, msg) => this.validate(from, msg))
     pubsub.subscribe(this.topic)
-    await handle(this.peer.libp2p, CLOCK_SYNC_PROTOCOL, SyncRequestSchema, (req) => {
+    const serve = <S>(packSnapshot: (state: ClockState) => S) => (req: { town: string }): { snapshot: S | null } => {
       if (req.town !== this.town) throw new RemoteError('WRONG_TOWN', `this peer keeps the time of "${this.town}"`)
-      return { snapshot: this.current == null ? null : toSnapshot(this.current) }
-    }, { maxBytes: MAX_SNAPSHOT_BYTES, timeoutMs: SYNC_TIMEOUT_MS })
+      return { snapshot: this.current == null ? null : packSnapshot(this.current) }
+    }
+    await handle(this.peer.libp2p, CLOCK_SYNC_PROTOCOL, SyncRequestSchema, serve(toPackedSnapshot), {
+      maxBytes: MAX_SYNC_REQUEST_BYTES, maxReplyBytes: MAX_PACKED_SNAPSHOT_BYTES, timeoutMs: SYNC_TIMEOUT_MS
+    })
+    await handle(this.peer.libp2p, CLOCK_SYNC_PROTOCOL_1_0, SyncRequestSchema, serve(toSnapshot), {
+      maxBytes: MAX_SYNC_REQUEST_BYTES, maxReplyBytes: MAX_SNAPSHOT_BYTES, timeoutMs: SYNC_TIMEOUT_MS
+    })
     // a peer that can serve snapshots just connected (a start, a restart, a healed link): ask it
-    this.topologyId = await this.peer.libp2p.register(CLOCK_SYNC_PROTOCOL, {
+    // (every peer that serves them serves 1.0.0, older builds included)
+    this.topologyId = await this.peer.libp2p.register(CLOCK_SYNC_PROTOCOL_1_0, {
       onConnect: (peerId) => { void this.syncFrom(peerId) }
     })
     if (this.identity != null && this.relayVotes) {
@@ -230,6 +240,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     if (this.topologyId != null) this.peer.libp2p.unregister(this.topologyId)
     this.peer.pubsub.topicValidators.delete(this.topic)
     await this.peer.libp2p.unhandle(CLOCK_SYNC_PROTOCOL).catch(() => {})
+    await this.peer.libp2p.unhandle(CLOCK_SYNC_PROTOCOL_1_0).catch(() => {})
     await this.flush()
   }
 
@@ -632,9 +643,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     if (Date.now() - last < SYNC_BACKOFF_MS || !this.started) return false
     this.lastSync.set(id, Date.now())
     try {
-      const { snapshot } = await request(this.peer.libp2p, peerId, CLOCK_SYNC_PROTOCOL, { town: this.town }, SyncResponseSchema, {
-        maxBytes: MAX_SNAPSHOT_BYTES, timeoutMs: SYNC_TIMEOUT_MS
-      })
+      const snapshot = await this.fetchSnapshot(peerId)
       if (snapshot == null) return false
       const theirs = fromSnapshot(snapshot)
       if (!await this.verifier.verifyAll(snapshotStatements(theirs))) {
@@ -662,6 +671,22 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       this.peer.log.debug(`clock: sync from ${id} failed: ${err.message}`)
       return false
     }
+  }
+
+  /** A peer's snapshot, packed (1.1.0), or in full from a peer of an older build. */
+  private async fetchSnapshot (peerId: PeerId): Promise<Snapshot | null> {
+    try {
+      const { snapshot } = await request(this.peer.libp2p, peerId, CLOCK_SYNC_PROTOCOL, { town: this.town }, PackedSyncResponseSchema, {
+        maxBytes: MAX_PACKED_SNAPSHOT_BYTES, timeoutMs: SYNC_TIMEOUT_MS
+      })
+      return snapshot == null ? null : unpackSnapshot(snapshot)
+    } catch (err) {
+      if (!(err instanceof WireError && err.code === 'UNSUPPORTED_PROTOCOL')) throw err
+    }
+    const { snapshot } = await request(this.peer.libp2p, peerId, CLOCK_SYNC_PROTOCOL_1_0, { town: this.town }, SyncResponseSchema, {
+      maxBytes: MAX_SNAPSHOT_BYTES, timeoutMs: SYNC_TIMEOUT_MS
+    })
+    return snapshot
   }
 
   /**

@@ -71,15 +71,86 @@ export const SnapshotSchema = z.strictObject({
 })
 
 export const SyncRequestSchema = z.strictObject({ town: Town })
+/** clock-sync 1.0.0's answer, and the stored form: every vote carries the join requests it backs in full. */
 export const SyncResponseSchema = z.strictObject({ snapshot: SnapshotSchema.nullable() })
 
+export type Snapshot = z.infer<typeof SnapshotSchema>
+
+/**
+ * Distinct join requests the votes of a packed snapshot back. Members back the oldest
+ * 64 of at most 256 pending requests, and requests go stale after three periods, so an
+ * honest snapshot's two periods name a few hundred; the bytes bound the rest.
+ */
+export const MAX_JOIN_POOL = 2_048
+
+/** A vote as clock-sync 1.1.0 carries it: the join requests it backs as places in the snapshot's pool. */
+const PackedVoteSchema = VoteSchema.extend({
+  joins: z.array(z.number().int().nonnegative().max(MAX_JOIN_POOL - 1)).max(CLOCK_LIMITS.maxJoinsPerVote)
+})
+type PackedVote = z.infer<typeof PackedVoteSchema>
+
+/**
+ * clock-sync 1.1.0's snapshot: each join request once, in `pool`. In a period with 64
+ * pending requests every vote backs all of them (~21 KB a vote in full), so the 1.0.0
+ * form outgrew its bound from ~25 members, when a newcomer or a peer behind needs it most.
+ * Only the wire form changes: a vote's signature covers its joins' signatures, not their
+ * places, so the unpacked votes are the signed ones.
+ */
+export const PackedSnapshotSchema = SnapshotSchema.extend({
+  votes: z.record(PeerIdString, PackedVoteSchema),
+  prev: CertificateSchema.extend({ votes: z.array(PackedVoteSchema).max(1024) }).nullable(),
+  pool: z.array(JoinSchema).max(MAX_JOIN_POOL)
+}).superRefine((s, ctx) => {
+  const votes = [...Object.values(s.votes), ...(s.prev?.votes ?? [])]
+  const outside = votes.find(v => v.joins.some(i => i >= s.pool.length))
+  if (outside != null) {
+    ctx.addIssue({ code: 'custom', path: ['pool'], message: `the vote of ${outside.voter} backs join ${Math.max(...outside.joins)} of a pool of ${s.pool.length}` })
+  }
+})
+export const PackedSyncResponseSchema = z.strictObject({ snapshot: PackedSnapshotSchema.nullable() })
+
 /** The snapshot we serve: the state minus what is only ours (statements buffered early). */
-export function toSnapshot (state: ClockState): z.infer<typeof SnapshotSchema> {
+export function toSnapshot (state: ClockState): Snapshot {
   const { early: _early, ...snapshot } = state
   return snapshot
 }
 
-export function fromSnapshot (snapshot: z.infer<typeof SnapshotSchema>): ClockState {
+/** The snapshot we serve on clock-sync 1.1.0: each join request a vote backs, once. */
+export function toPackedSnapshot (state: ClockState): z.infer<typeof PackedSnapshotSchema> {
+  const pool: JoinStatement[] = []
+  const places = new Map<string, number>()
+  const pack = (vote: VoteStatement): PackedVote => ({
+    ...vote,
+    joins: vote.joins.map(join => {
+      let place = places.get(join.sig)
+      if (place == null) {
+        place = pool.push(join) - 1
+        places.set(join.sig, place)
+      }
+      return place
+    })
+  })
+  const snapshot = toSnapshot(state)
+  return {
+    ...snapshot,
+    votes: Object.fromEntries(Object.entries(snapshot.votes).map(([voter, vote]) => [voter, pack(vote)])),
+    prev: snapshot.prev == null ? null : { ...snapshot.prev, votes: snapshot.prev.votes.map(pack) },
+    pool
+  }
+}
+
+/** A packed snapshot (schema-checked: every place is in the pool) in the form of 1.0.0. */
+export function unpackSnapshot (packed: z.infer<typeof PackedSnapshotSchema>): Snapshot {
+  const { pool, ...rest } = packed
+  const unpack = (vote: PackedVote): VoteStatement => ({ ...vote, joins: vote.joins.map(place => pool[place]!) })
+  return {
+    ...rest,
+    votes: Object.fromEntries(Object.entries(rest.votes).map(([voter, vote]) => [voter, unpack(vote)])),
+    prev: rest.prev == null ? null : { ...rest.prev, votes: rest.prev.votes.map(unpack) }
+  }
+}
+
+export function fromSnapshot (snapshot: Snapshot): ClockState {
   return { ...snapshot, early: [] }
 }
 

@@ -1,5 +1,10 @@
-/** Direct catch-up: "what is your (day, period), membership and votes?" */
-export const CLOCK_SYNC_PROTOCOL = '/meshtown/clock-sync/1.0.0'
+/**
+ * Direct catch-up: "what is your (day, period), membership and votes?" 1.1.0 carries
+ * each join request once (codec.ts, PackedSnapshotSchema); 1.0.0, every vote's in full,
+ * is still served, and asked of a peer that speaks nothing newer.
+ */
+export const CLOCK_SYNC_PROTOCOL = '/meshtown/clock-sync/1.1.0'
+export const CLOCK_SYNC_PROTOCOL_1_0 = '/meshtown/clock-sync/1.0.0'
 
 /** A clock gossip message carries at most one period's statements: a few hundred bytes each. */
 export const MAX_CLOCK_MESSAGE_BYTES = 512 * 1024
@@ -7,8 +12,15 @@ export const MAX_CLOCK_MESSAGE_BYTES = 512 * 1024
 export const MAX_REACH_CHARS = 171
 /** Subscribers outside the view (observers, newcomers) an author names as reached, by a tag of their PeerId (gossip-routes.ts). */
 export const MAX_REACH_GUESTS = 32
-/** A snapshot also carries the certificate of the previous period. */
+/** A snapshot also carries the certificate of the previous period. clock-sync 1.0.0's bound, which older peers keep. */
 export const MAX_SNAPSHOT_BYTES = 1024 * 1024
+/**
+ * clock-sync 1.1.0's bound: the largest honest snapshot, of a town of 1,024 members with
+ * two periods of votes each backing 64 join requests, is ~1.3 MB packed (clock-codec.test.ts).
+ */
+export const MAX_PACKED_SNAPSHOT_BYTES = 2 * 1024 * 1024
+/** A snapshot request names a town. */
+export const MAX_SYNC_REQUEST_BYTES = 1024
 
 /**
  * How often a peer re-publishes the statements it holds for the current period
