@@ -318,9 +318,11 @@ describe('town barrier under partitions (real peers, gater)', function () {
     const mark = new Map(all.map(v => [v, heard.get(v)!.length]))
     // the day's relay takes the others' votes by hand-over and publishes them: it hears no statements
     const relay = relayOf(all[0]!.service.clock!.state!)
-    // a whole period: everyone's vote, then heartbeats of the next one
+    // a whole period: everyone's vote; then the next one, which the relay acts in first, so
+    // that it waits on the others: their heartbeats, and the relay's (its whole set)
     await everyoneActs(all)
     await town.waitForTime({ day: 1, period: 'noon' })
+    await all.find(v => v.peer.peerId.toString() === relay)!.service.act('idle')
     await waitFor(() => all.every(v => heardFromEach(v, mark.get(v)!, 3)), 20_000, 'three messages from each of the others')
     for (const v of all) {
       const since = heard.get(v)!.slice(mark.get(v)!)

@@ -140,6 +140,37 @@ describe('vote relay (real peers)', function () {
     await town.waitForTime({ day: 1, period: 'evening' })
   })
 
+  it('heartbeats only where the town needs them: none while nobody has acted; then from those still thinking, the relay\'s whole set, none from a voter whose vote is with the relay', async () => {
+    // heartbeats due every second
+    const all = await startFive({ evictAfterMs: 3_000 })
+    await everyoneActs(all)
+    await town.waitForTime({ day: 1, period: 'noon' })
+    const relay = relayIn(all)
+    const sent: Array<{ from: string, voters: string[] }> = []
+    for (const v of all) hearClock(v, town.town, h => { if (h.sent.startsWith('day 1 noon')) sent.push({ from: h.from, voters: h.voters }) })
+    const heartbeatsBefore = all.map(v => v.service.clock!.heartbeats)
+    // a settled town nobody has acted in yet: nobody can be evicted and there is nothing to repair
+    const idleFrom = Date.now()
+    await waitFor(() => Date.now() - idleFrom > 3_500, 10_000, 'three heartbeat intervals and the eviction timeout pass')
+    expect(sent, 'clock messages of a period nobody acted in').to.deep.equal([])
+    expect(all.map(v => v.service.clock!.heartbeats)).to.deep.equal(heartbeatsBefore)
+    // one member acts: the period waits on the other four, who show they are there
+    const voter = all.find(v => v !== relay)!
+    await voter.service.act('idle')
+    const thinking = all.filter(v => v !== voter && v !== relay)
+    await waitFor(() => thinking.every(t => sent.filter(m => m.from === idOf(t)).length >= 3 * 4), 20_000, 'three heartbeats from each member still thinking')
+    expect(sent.filter(m => m.from === idOf(voter)), 'messages from the voter, whose vote is with the relay').to.deep.equal([])
+    expect(voter.service.clock!.relay.handed).to.be.at.least(1)
+    // the relay's messages carry the voter's vote: its release, then its whole set at its heartbeats
+    expect(sent.filter(m => m.from === idOf(relay) && m.voters.includes(idOf(voter))).length).to.be.at.least(2 * 4)
+    for (const t of thinking) expect(sent.filter(m => m.from === idOf(t)).every(m => m.voters.every(id => id === idOf(t))), `${t.name} sends its own statements only`).to.equal(true)
+    // and nobody was evicted: the four were quiet for longer than the timeout before the vote
+    for (const v of all) expect(v.service.clock!.state!.evicts, v.name).to.deep.equal({})
+    await everyoneActs(all)
+    await town.waitForTime({ day: 1, period: 'evening' })
+    await town.waitForMembers(NAMES)
+  })
+
   it('refuses what a relay must not carry, with a code each, and holds nothing', async () => {
     const all = await startFive()
     const relay = relayIn(all)

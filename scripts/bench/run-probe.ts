@@ -96,6 +96,7 @@ try {
   const statsPeers = (await Promise.all(town.children.map(async c => (await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)).peers))).flat()
   const relays = statsPeers.map((p: any) => p.relay ?? { held: 0, handed: 0, fallbacks: 0, timeouts: 0 })
   console.log(`whole-set repairs since the start: ${sum(statsPeers.map((p: any) => p.repairs ?? 0))}`)
+  console.log(`heartbeats since the start: ${sum(statsPeers.map((p: any) => p.heartbeats ?? 0))}`)
   console.log(`vote relay since the start: ${sum(relays.map(r => r.held))} votes carried, ${sum(relays.map(r => r.handed ?? 0))} hand-overs answered, ${sum(relays.map(r => r.fallbacks))} published by their voters instead (${sum(relays.map(r => r.timeouts))} of them after no answer in time)`)
   const mems = await Promise.all(town.children.map(async c => c.ask({ cmd: 'mem' }, 'mem', 30000)))
   const mb = (x: number): string => (x / 1048576).toFixed(0)

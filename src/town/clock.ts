@@ -394,9 +394,11 @@ function countEvictVotes (state: Pick<ClockState, 'view' | 'evicts'>, target: st
 
 /**
  * Members whose eviction `self` should sign now: members with no vote this period
- * that `self` has not heard from for `timeoutMs` (counting from the start of the
- * period at the earliest). A member that keeps talking but has not acted yet (a
- * person thinking) is slow, not silent, and is never evicted.
+ * that `self` has not heard from for `timeoutMs`, counting from `waitingSince` at the
+ * earliest: when the period started waiting here (its first vote), since members
+ * send no heartbeat while nobody has acted (ClockService.owesHeartbeat). A member that
+ * keeps talking but has not acted yet (a person thinking) is slow, not silent, and is
+ * never evicted.
  *
  * Only while the period waits on someone, that is once any member has voted in it: a
  * period nobody has acted in waits on no one, so a silent member holds nothing up, and
@@ -409,7 +411,7 @@ export function evictionTargets (
   state: ClockState,
   self: string,
   lastHeard: ReadonlyMap<string, number>,
-  periodStartedAt: number,
+  waitingSince: number,
   nowMs: number,
   timeoutMs: number
 ): string[] {
@@ -418,7 +420,7 @@ export function evictionTargets (
   return sortedIds(state.view).filter(id => {
     if (id === self || state.votes[id] != null) return false
     if (state.evicts[id]?.[self] != null) return false
-    const heard = Math.max(lastHeard.get(id) ?? 0, periodStartedAt)
+    const heard = Math.max(lastHeard.get(id) ?? 0, waitingSince)
     return nowMs - heard >= timeoutMs
   })
 }

@@ -72,8 +72,8 @@ export type RejectionCounts = Record<string, number>
 /**
  * The time barrier on the wire. Statements travel on the town's clock topic; a
  * peer whose period is changing slowly re-publishes what it holds for it (one
- * message repairs many gaps), and a quiet peer sends a heartbeat with its own
- * statements; a peer that is behind or disagrees asks a neighbour for a snapshot
+ * message repairs many gaps), and a quiet peer the period waits on sends a heartbeat
+ * with its own statements; a peer that is behind or disagrees asks a neighbour for a snapshot
  * directly instead of waiting for gossip.
  */
 export class ClockService extends TypedEventEmitter<ClockEvents> implements Startable {
@@ -99,6 +99,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   readonly relay = { held: 0, handed: 0, fallbacks: 0, timeouts: 0 }
   /** Whole sets this peer re-published to repair a slow period (tick). */
   repairs = 0
+  /** Heartbeats sent: only those the town needs (owesHeartbeat); the relay's whole sets count as repairs. */
+  heartbeats = 0
   private readonly peer: MeshPeer
   private readonly evictAfterMs: number
   private readonly republishIntervalMs: number
@@ -112,6 +114,11 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   private readonly key: Key
   private current?: ClockState
   private periodStartedAt = Date.now()
+  /**
+   * When the current period's first vote reached us: from then the period waits on
+   * its other members, who owe their heartbeats, and their silence is counted.
+   */
+  private waitingSince?: number
   private seq = 0
   private timers: Array<ReturnType<typeof setInterval>> = []
   private readonly graceTimers = new Set<ReturnType<typeof setTimeout>>()
@@ -192,7 +199,10 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       this.current = genesis(await this.signJoin(TIME_ZERO))
     }
     this.periodStartedAt = Date.now()
-    if (this.current != null) this.linkMembers(this.current)
+    if (this.current != null) {
+      this.noteWaiting(this.current)
+      this.linkMembers(this.current)
+    }
     const pubsub = this.peer.pubsub
     pubsub.topicValidators.set(this.topic, async (from, msg) => this.validate(from, msg))
     pubsub.subscribe(this.topic)
@@ -351,7 +361,31 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     if (relay == null || relay === this.self) return false
     const voted = state.votes[this.self] != null
     if (voted && (this.handedOver == null || comparePeriods(this.handedOver, state) !== 0)) return false
-    return at - (this.lastHeard.get(relay) ?? 0) < this.heartbeatMs() * 1.5
+    // the relay owes no heartbeat before the period waits on anyone: its silence counts from then
+    return at - Math.max(this.lastHeard.get(relay) ?? 0, this.waitingSince ?? at) < this.heartbeatMs() * 1.5
+  }
+
+  /**
+   * Whether the town needs this peer's heartbeat. In a town of N every heartbeat is
+   * N − 1 deliveries, and with every member sending one each 5–7.5 s that was most of
+   * what a settled town did (an idle town of 50 used 1.1 cores, of 100 nearly 2), and
+   * as many deliveries as the votes themselves in a town of 50 moving at 3 periods a
+   * second. A heartbeat is for evictions and repair, so it is owed only where those are:
+   * - while the period waits on nobody (no member has acted) nobody can be evicted and
+   *   there is nothing to repair; silence is counted from the first vote (evictionTargets);
+   * - a member the period waits on (no vote yet) shows it is thinking, not gone;
+   * - a member whose vote is with the relay leaves it to the relay, whose heartbeat is
+   *   its whole set (tick), for as long as the relay is heard from (leftToRelay);
+   *   otherwise (votes flooded, the relay silent, the vote refused) its heartbeat
+   *   carries its vote, as before.
+   * A town still forming and a peer outside the view heartbeat as before: founders and
+   * newcomers are found by their joins.
+   */
+  private owesHeartbeat (state: ClockState, at: number): boolean {
+    if (state.prev == null || !isMember(state, this.self)) return true
+    if (this.waitingSince == null) return false
+    if (state.votes[this.self] == null) return true
+    return !this.leftToRelay(state, at)
   }
 
   /**
@@ -564,8 +598,10 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     const moved = before == null || comparePeriods(state, before) !== 0
     if (moved) {
       this.periodStartedAt = Date.now()
+      this.waitingSince = undefined
       this.peer.log.debug(`clock: ${this.town} is now at day ${state.day} ${state.period}`)
     }
+    if (state.votes !== before?.votes) this.noteWaiting(state)
     // a boundary is written at once; votes within a period are batched (a restart catches up from the town anyway)
     this.scheduleSave(moved)
     this.safeDispatchEvent('change', { detail: state })
@@ -576,6 +612,10 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       // of a period's messages; the periodic re-publish repairs what gossip lost
       this.safeDispatchEvent('advance', { detail: { from: now(before), to: now(state), completed, adopted, wasMember: isMember(before, this.self) } })
     }
+  }
+
+  private noteWaiting (state: ClockState): void {
+    if (this.waitingSince == null && Object.keys(state.votes).length > 0) this.waitingSince = Date.now()
   }
 
   /**
@@ -698,10 +738,12 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
    * its join, its evictions), not the whole set: in an idle town of 25 every peer
    * checking 25 sets of 25 signatures every 5 s was about a third of the CPU. What
    * the whole set repaired is still repaired: a vote some peer lacks comes back
-   * with its voter's next heartbeat; if its voter is gone, the holders of the vote
-   * are either complete (they advance, and their heartbeats of a later period make
+   * with its voter's next heartbeat, or, when the vote went through the relay, with
+   * the relay's (its whole set); if its voter is gone, the holders of the vote
+   * are either complete (they advance, and their messages of a later period make
    * the others ask them for a snapshot) or waiting for a silent member, whose
-   * eviction is a change and reopens the repair window of whole sets.
+   * eviction is a change and reopens the repair window of whole sets. Only the
+   * heartbeats the town needs are sent (owesHeartbeat).
    *
    * A town still forming gets no whole sets: each founder's heartbeat carries its own
    * join, which is all the others need from it, and a peer whose membership differs
@@ -721,12 +763,25 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     // interval every vote already went out once, and re-sending N sets of N was the cost
     const stalled = at - this.periodStartedAt >= this.republishIntervalMs - slack
     const covered = at - this.repairedAt < this.republishIntervalMs
-    const forming = this.current.prev == null
-    if (!forming && stalled && !covered && at - this.changedAt < REPAIR_WINDOW_MS && !this.leftToRelay(this.current, at)) {
+    const state = this.current
+    const forming = state.prev == null
+    const heartbeatDue = at - this.publishedAt >= this.heartbeatMs() - slack
+    if (!forming && this.relayVotes && relayOf(state) === this.self) {
+      // the relay's heartbeat is its whole set, and its repair: every vote it took went out
+      // in its release already, and its whole set each second of a slow period, 100 votes
+      // to 99 peers in a town of 100, was what slowed that town down next
+      if (heartbeatDue && this.waitingSince != null) {
+        this.repairs++
+        await this.publish()
+      }
+      return
+    }
+    if (!forming && stalled && !covered && at - this.changedAt < REPAIR_WINDOW_MS && !this.leftToRelay(state, at)) {
       this.repairs++
       await this.publish()
-    } else if (at - this.publishedAt >= this.heartbeatMs() - slack) {
-      await this.publish(currentStatements(this.current).filter(st => st.voter === this.self))
+    } else if (heartbeatDue && this.owesHeartbeat(state, at)) {
+      this.heartbeats++
+      await this.publish(currentStatements(state).filter(st => st.voter === this.self))
     }
   }
 
@@ -761,7 +816,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
   private async checkEvictions (): Promise<void> {
     const state = this.current
     if (!this.started || state == null || this.identity == null) return
-    const targets = evictionTargets(state, this.self, this.lastHeard, this.periodStartedAt, Date.now(), this.evictAfterMs)
+    const targets = evictionTargets(state, this.self, this.lastHeard, this.waitingSince ?? this.periodStartedAt, Date.now(), this.evictAfterMs)
     if (targets.length === 0) return
     const stmts = []
     for (const target of targets) {
