@@ -48,6 +48,8 @@ try {
   // WARM_MS: run periods unmeasured first, as the barrier benchmark does (--warmup)
   if (process.env.WARM_MS != null) console.log(`warmed up: ${await warmUp(town, Number(process.env.WARM_MS), 5_000)} periods`)
   const s0 = await stats()
+  const allPeers = async (): Promise<any[]> => (await Promise.all(town.children.map(async c => (await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)).peers))).flat()
+  const sent0 = await allPeers()
   const prof = process.env.PROF != null ? path.resolve('.scratch/prof') : undefined
   if (prof != null) { const { mkdir } = await import('node:fs/promises'); await mkdir(prof, { recursive: true }) }
   // PROF_ONE=1: profile only the first villager, so that the profiler's own cost does not slow the whole town
@@ -93,7 +95,9 @@ try {
   console.log(`N=${n} ${patch}: ${run.periods} periods p50 ${run.p50.toFixed(1)} p99 ${run.p99.toFixed(1)} net p50 ${(run.networkLatencies.sort((a, b) => a - b)[Math.floor(run.networkLatencies.length / 2)] ?? NaN).toFixed(1)} ${run.periodsPerSec.toFixed(2)}/s, CPU ${(run.cpuMs! / run.periods).toFixed(0)} ms/period`)
   console.log(`v0 per period: ${JSON.stringify(delta)}`)
   // the vote relay (src/protocols/clock/relay.ts): votes carried by relays, and votes their voters published themselves, since the start
-  const statsPeers = (await Promise.all(town.children.map(async c => (await c.ask({ cmd: 'gossip-stats' }, 'gossip-stats', 30000)).peers))).flat()
+  const statsPeers = await allPeers()
+  const during = (k: string): string => ((sum(statsPeers.map((p: any) => p[k] ?? 0)) - sum(sent0.map((p: any) => p[k] ?? 0))) / run.periods).toFixed(2)
+  console.log(`per measured period, all villagers: ${during('heartbeats')} heartbeats, ${during('repairs')} whole-set repairs`)
   const relays = statsPeers.map((p: any) => p.relay ?? { held: 0, handed: 0, fallbacks: 0, timeouts: 0 })
   console.log(`whole-set repairs since the start: ${sum(statsPeers.map((p: any) => p.repairs ?? 0))}`)
   console.log(`heartbeats since the start: ${sum(statsPeers.map((p: any) => p.heartbeats ?? 0))}`)

@@ -379,7 +379,8 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
    *   otherwise (votes flooded, the relay silent, the vote refused) its heartbeat
    *   carries its vote, as before.
    * A town still forming and a peer outside the view heartbeat as before: founders and
-   * newcomers are found by their joins.
+   * newcomers are found by their joins. A member's heartbeat interval counts from the
+   * period's first vote as well (tick), so a period that completes within it costs none.
    */
   private owesHeartbeat (state: ClockState, at: number): boolean {
     if (state.prev == null || !isMember(state, this.self)) return true
@@ -765,7 +766,11 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     const covered = at - this.repairedAt < this.republishIntervalMs
     const state = this.current
     const forming = state.prev == null
-    const heartbeatDue = at - this.publishedAt >= this.heartbeatMs() - slack
+    // a member's heartbeat is counted from when the period started waiting too: a period that
+    // completes within a heartbeat needs none (a town of 50 moving at 3 periods a second sent
+    // one per member per heartbeat all the same, each from a tick that fell before its vote)
+    const quietSince = !forming && isMember(state, this.self) ? Math.max(this.publishedAt, this.waitingSince ?? 0) : this.publishedAt
+    const heartbeatDue = at - quietSince >= this.heartbeatMs() - slack
     if (!forming && this.relayVotes && relayOf(state) === this.self) {
       // the relay's heartbeat is its whole set, and its repair: every vote it took went out
       // in its release already, and its whole set each second of a slow period, 100 votes
