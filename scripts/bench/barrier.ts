@@ -94,14 +94,16 @@ async function measureTown (town: Town, kind: TownKind, variant: string, periods
   const settled = await settle(town)
   // how long a period may take before a run gives up on it
   const periodMs = kind === 'baseline-poll' ? 3_000 : 2_000 + 60 * town.n
-  // what the town costs while nobody acts: heartbeats, re-publishes, status notices, DHT lookups
-  const idleCores = await idleCpu(town, o.idleMs)
-  o.log(`  ${variant} N=${town.n}: formed in ${(formMs / 1000).toFixed(1)} s; start-up settled at ${describeSettled(settled)}; idle, the town uses ${idleCores.toFixed(2)} cores`)
+  o.log(`  ${variant} N=${town.n}: formed in ${(formMs / 1000).toFixed(1)} s; start-up settled at ${describeSettled(settled)}`)
   if (o.warmMs > 0) {
     const warm0 = nowMs()
     const warmed = await warmUp(town, o.warmMs, periodMs)
     o.log(`  ${variant} N=${town.n}: warmed up, ${warmed} periods in ${((nowMs() - warm0) / 1000).toFixed(0)} s, not measured`)
   }
+  // what the town costs while nobody acts (heartbeats, re-publishes, status notices, DHT lookups): after
+  // the warm-up, a running town in a period nobody has acted in yet, as between its agents' turns
+  const idleCores = await idleCpu(town, o.idleMs)
+  o.log(`  ${variant} N=${town.n}: idle, the town uses ${idleCores.toFixed(2)} cores`)
   const runs: BarrierRun[] = []
   let last: ProcessReport[] = []
   const cpuPerPeriod: number[] = []

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { answerMs, cpuMsByChild, cpuMsSince, formTimeoutMs, settle, describeSettled, startMeshTown, waitFormed, stopTown } from './lib/towns.js'
+import { answerMs, cpuMsByChild, cpuMsSince, formTimeoutMs, settle, describeSettled, startMeshTown, waitFormed, stopTown, runPeriods } from './lib/towns.js'
 import { sum } from './lib/stats.js'
 import { sleep } from './lib/child.js'
 import { nodeArgsFrom, prepareBundles } from './lib/child.js'
@@ -15,6 +15,9 @@ try {
   console.log(`formed ${((Date.now() - startedAt) / 1000).toFixed(0)} s after the processes were started`)
   // SETTLE=1: start measuring once the start-up work is over, as the barrier benchmark's idle figure does
   if (process.env.SETTLE === '1') console.log(`settled at ${describeSettled(await settle(town))}`)
+  // RUNNING=k: k periods first, so that the idle town is a running one in a period nobody has acted in
+  // (before any period completes a town is still forming, and its founders heartbeat throughout)
+  if (process.env.RUNNING != null) console.log(`ran ${(await runPeriods(town, Number(process.env.RUNNING), 120_000)).run.periods} periods first`)
   let prev: Record<string, number> = {}
   for (let w = 0; w < Number(process.env.WINDOWS ?? 4); w++) {
     const b = await cpuMsByChild(town.children)

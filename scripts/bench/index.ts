@@ -393,7 +393,9 @@ async function report (r: Results): Promise<string> {
             'that many villager processes are past what this machine holds (see N = 50).']
         : []),
       '"+ start-up settled": after the town formed, how long its start-up work (DHT, identify, catch-up) took to end, measured',
-      'as its CPU falling below half the machine\'s cores or no longer falling; the idle figure and the runs come after it.', '')
+      'as its CPU falling below half the machine\'s cores or no longer falling; the warm-up, the idle figure and the runs come after it.',
+      '"idle town": CPU while nobody acts, measured after the warm-up, in a period nobody has acted in yet (reports before',
+      'the one of heartbeats only where needed measured it right after the start-up settled: a town still forming, whose founders heartbeat throughout).', '')
     L.push('| N | design | p50 | p99 | net p50 | periods/s | p50 vs long-poll | RSS/process | CPU ms/period (all processes) | idle town, CPU cores | formed in (+ start-up settled) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     for (const x of b) {
       const lp = get('baseline long-poll', x.n)
