@@ -18,7 +18,8 @@ const n = Number(process.argv[2] ?? 3)
 const pace = Number(process.argv[3] ?? 1000)
 const joins = Number(process.argv[4] ?? 3)
 await prepareBundles(['mesh-node.ts'])
-const town = await startMeshTown({ n })
+// BUNDLE=path: another build's mesh-node bundle for the town and its joiners (A/B against this checkout)
+const town = await startMeshTown({ n, bundle: process.env.BUNDLE })
 try {
   await waitFormed(town, 120_000)
   for (const c of town.children) c.send({ cmd: 'go', pace })
@@ -28,7 +29,7 @@ try {
     await sleep(Math.floor(rng() * (pace + 100)))
     const spawnAt = nowMs()
     const prof = process.env.JOIN_PROF != null ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(process.env.JOIN_PROF)] : []
-    const child = await spawnMeshVillagers(town, 'benchtown', town.names.length, 1, prof)
+    const child = await spawnMeshVillagers(town, 'benchtown', town.names.length, 1, prof, { bundle: process.env.BUNDLE })
     child.send({ cmd: 'go', pace: 0, townOnly: true })
     await child.waitFor(e => e.ev === 'first-vote', JOIN_TIMEOUT_MS, 'first vote')
     const cpu = (await child.ask({ cmd: 'mem' }, 'mem', answerMs(town))).cpu as { user: number, system: number }
