@@ -123,7 +123,8 @@ describe('vote relay (real peers)', function () {
   })
 
   it('while the relay is heard from, a slow period is repaired by the relay alone; its voters and the one still thinking send only their own', async () => {
-    const all = await startFive()
+    // the relay repairs at its heartbeat's pace: every 2 s
+    const all = await startFive({ evictAfterMs: 12_000 })
     // a town's first period is its forming, which gets no whole-set repairs: move past it
     await everyoneActs(all)
     await town.waitForTime({ day: 1, period: 'noon' })
