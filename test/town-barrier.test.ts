@@ -2,12 +2,9 @@ import { expect } from 'chai'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { sign } from '../src/protocols/clock/codec.js'
-import { memberOrder } from '../src/protocols/clock/reach.js'
-import { clockTopic } from '../src/protocols/topics.js'
-import { encodeJson } from '../src/protocols/wire.js'
 import type { JoinStatement } from '../src/town/clock.js'
 import type { Period, TownTime } from '../src/town/rules.js'
-import { everyoneActs } from './helpers/clock.js'
+import { everyoneActs, publishAs } from './helpers/clock.js'
 import { TestTown } from './helpers/town.js'
 import { waitFor } from './helpers/peers.js'
 
@@ -73,10 +70,7 @@ describe('town barrier over gossipsub (real peers)', function () {
     const joins = await Promise.all(keys.map(async (key, i) => sign<JoinStatement>(key, {
       kind: 'join', town: town.town, day: state.day, period: state.period, voter: peerIdFromPrivateKey(key).toString(), name: `newcomer${i}`, occupation: 'chef'
     })))
-    ;(ann.service.clock as any).ingest(joins, 'test')
-    await ann.peer.pubsub.publish(clockTopic(town.town), encodeJson({
-      v: 1, town: town.town, day: state.day, period: state.period, digest: memberOrder(state.view).digest, forming: false, seq: 0, stmts: joins
-    }))
+    await publishAs(ann, town.town, joins)
     await waitFor(() => town.villagers.every(v => Object.keys(v.service.clock!.state!.joins).length === 65), 10_000, 'every member holds the 65 requests')
     await everyoneActs(town.villagers)
     await town.waitForTime({ day: 1, period: 'evening' })

@@ -2,13 +2,11 @@ import { expect } from 'chai'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { sign, splitBySize, SyncResponseSchema, toSnapshot } from '../src/protocols/clock/codec.js'
-import { CLOCK_SYNC_PROTOCOL, CLOCK_SYNC_PROTOCOL_1_0, MAX_CLOCK_MESSAGE_BYTES, MAX_SNAPSHOT_BYTES } from '../src/protocols/clock/constants.js'
-import { memberOrder } from '../src/protocols/clock/reach.js'
-import { clockTopic } from '../src/protocols/topics.js'
+import { sign, SyncResponseSchema, toSnapshot } from '../src/protocols/clock/codec.js'
+import { CLOCK_SYNC_PROTOCOL, CLOCK_SYNC_PROTOCOL_1_0, MAX_SNAPSHOT_BYTES } from '../src/protocols/clock/constants.js'
 import { encodeJson, RemoteError, request } from '../src/protocols/wire.js'
-import type { JoinStatement, Statement, VoteStatement } from '../src/town/clock.js'
-import { everyoneActs } from './helpers/clock.js'
+import type { JoinStatement, VoteStatement } from '../src/town/clock.js'
+import { everyoneActs, publishAs } from './helpers/clock.js'
 import { TestTown, type TestVillager } from './helpers/town.js'
 import { waitFor } from './helpers/peers.js'
 
@@ -16,16 +14,6 @@ describe('clock catch-up by snapshot (real peers)', function () {
   this.timeout(120_000)
   let town: TestTown
   afterEach(async () => { await town?.stop() })
-
-  /** `from` takes in `stmts` and publishes them on the clock topic, in messages within the bound. */
-  async function publishAs (from: TestVillager, stmts: Statement[]): Promise<void> {
-    const state = from.service.clock!.state!
-    ;(from.service.clock as any).ingest(stmts, 'test')
-    const envelope = { v: 1, town: town.town, day: state.day, period: state.period, digest: memberOrder(state.view).digest, forming: false, seq: 0 }
-    for (const part of splitBySize(stmts, MAX_CLOCK_MESSAGE_BYTES - encodeJson({ ...envelope, stmts: [] }).byteLength)) {
-      await from.peer.pubsub.publish(clockTopic(town.town), encodeJson({ ...envelope, stmts: part }))
-    }
-  }
 
   async function joinsBy (keys: PrivateKey[], prefix: string, from: TestVillager): Promise<JoinStatement[]> {
     const { day, period } = from.service.clock!.state!
@@ -43,7 +31,7 @@ describe('clock catch-up by snapshot (real peers)', function () {
     const ann = town.get('ann')
     // 64 members whose keys the test holds: admitted by the three at the next boundary
     const keys = await Promise.all(Array.from({ length: 64 }, async () => generateKeyPair('Ed25519')))
-    await publishAs(ann, await joinsBy(keys, 'member', ann))
+    await publishAs(ann, town.town, await joinsBy(keys, 'member', ann))
     await waitFor(() => town.villagers.every(v => Object.keys(v.service.clock!.state!.joins).length === 64), 10_000, 'every member holds the 64 requests')
     await everyoneActs(town.villagers)
     await town.waitForTime({ day: 1, period: 'evening' })
@@ -51,12 +39,12 @@ describe('clock catch-up by snapshot (real peers)', function () {
     // 64 more requests, and the 64 new members' votes backing every one of them: ~21 KB a vote in full
     const newcomerKeys = await Promise.all(Array.from({ length: 64 }, async () => generateKeyPair('Ed25519')))
     const requests = await joinsBy(newcomerKeys, 'newcomer', ann)
-    await publishAs(ann, requests)
+    await publishAs(ann, town.town, requests)
     await waitFor(() => town.villagers.every(v => Object.keys(v.service.clock!.state!.joins).length === 64), 10_000, 'every member holds the 64 new requests')
     const votes = await Promise.all(keys.map(async key => sign<VoteStatement>(key, {
       kind: 'vote', town: town.town, day: 1, period: 'evening', voter: peerIdFromPrivateKey(key).toString(), action: 'idle', joins: requests
     })))
-    await publishAs(ann, votes)
+    await publishAs(ann, town.town, votes)
     await waitFor(() => town.villagers.every(v => Object.keys(v.service.clock!.state!.votes).length === 64), 10_000, 'every member holds the 64 votes')
     const full = encodeJson({ ok: true, result: { snapshot: toSnapshot(ann.service.clock!.state!) } }).byteLength
     expect(full, 'the snapshot in the 1.0.0 form').to.be.greaterThan(MAX_SNAPSHOT_BYTES)

@@ -1,7 +1,10 @@
 import type { TopicValidatorResult } from '@libp2p/gossipsub'
+import { splitBySize } from '../../src/protocols/clock/codec.js'
+import { MAX_CLOCK_MESSAGE_BYTES } from '../../src/protocols/clock/constants.js'
+import { memberOrder } from '../../src/protocols/clock/reach.js'
 import { clockTopic } from '../../src/protocols/topics.js'
-import { decodeJson } from '../../src/protocols/wire.js'
-import { viewDigest } from '../../src/town/clock.js'
+import { decodeJson, encodeJson } from '../../src/protocols/wire.js'
+import { viewDigest, type Statement } from '../../src/town/clock.js'
 import type { TestVillager } from './town.js'
 
 export interface HeardClock {
@@ -48,3 +51,16 @@ export async function everyoneActs (vs: TestVillager[]): Promise<void> {
   }
 }
 
+
+/**
+ * `from` takes in `stmts` (signed by anyone: made-up newcomers, members whose keys a test
+ * holds) and publishes them on `town`'s clock topic, in messages within the bound.
+ */
+export async function publishAs (from: TestVillager, town: string, stmts: Statement[]): Promise<void> {
+  const state = from.service.clock!.state!
+  ;(from.service.clock as any).ingest(stmts, 'test')
+  const envelope = { v: 1, town, day: state.day, period: state.period, digest: memberOrder(state.view).digest, forming: false, seq: 0 }
+  for (const part of splitBySize(stmts, MAX_CLOCK_MESSAGE_BYTES - encodeJson({ ...envelope, stmts: [] }).byteLength)) {
+    await from.peer.pubsub.publish(clockTopic(town), encodeJson({ ...envelope, stmts: part }))
+  }
+}
