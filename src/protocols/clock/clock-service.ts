@@ -178,9 +178,14 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     return this.current == null ? undefined : memberByName(this.current, name)
   }
 
+  /** The period's relay, when this peer hands votes over (none in a town under four, or with relaying off). */
+  private relayIn (state: ClockState): string | undefined {
+    return this.relayVotes ? relayOf(state) : undefined
+  }
+
   /** Whether votes go through a relay here, today's relay (none in a town under four), and what this peer's counters say. */
   relayStatus (): { enabled: boolean, relay?: string, held: number, handed: number, fallbacks: number, timeouts: number } {
-    const relay = this.relayVotes && this.current != null ? relayOf(this.current) : undefined
+    const relay = this.current == null ? undefined : this.relayIn(this.current)
     return { enabled: this.relayVotes, relay, ...this.relay }
   }
 
@@ -296,7 +301,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
       this.ingest([vote], 'self')
       return
     }
-    const relay = this.relayVotes ? relayOf(state) : undefined
+    const relay = this.relayIn(state)
     if (relay === this.self) {
       this.hold([vote], state)
       this.ingest([vote], 'self')
@@ -357,7 +362,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
    * silent for a heartbeat and a half (crashed, stuck, cut off).
    */
   private leftToRelay (state: ClockState, at: number): boolean {
-    const relay = this.relayVotes ? relayOf(state) : undefined
+    const relay = this.relayIn(state)
     if (relay == null || relay === this.self) return false
     const voted = state.votes[this.self] != null
     if (voted && (this.handedOver == null || comparePeriods(this.handedOver, state) !== 0)) return false
@@ -771,7 +776,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     // one per member per heartbeat all the same, each from a tick that fell before its vote)
     const quietSince = !forming && isMember(state, this.self) ? Math.max(this.publishedAt, this.waitingSince ?? 0) : this.publishedAt
     const heartbeatDue = at - quietSince >= this.heartbeatMs() - slack
-    if (!forming && this.relayVotes && relayOf(state) === this.self) {
+    if (!forming && this.relayIn(state) === this.self) {
       // the relay's heartbeat is its whole set, and its repair: every vote it took went out
       // in its release already, and its whole set each second of a slow period, 100 votes
       // to 99 peers in a town of 100, was what slowed that town down next
