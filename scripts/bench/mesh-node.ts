@@ -169,10 +169,10 @@ async function runVillagers (): Promise<void> {
     }
     const net = { opened: 0, closed: 0, streams: {} as Record<string, number> }
     ;(peer as any).benchNet = net
+    const count = (s: any): void => { const k = `${s.direction} ${s.protocol ?? '?'}`; net.streams[k] = (net.streams[k] ?? 0) + 1 }
     peer.libp2p.addEventListener('connection:open', (e) => {
       net.opened++
       const conn = e.detail as any
-      const count = (s: any): void => { const k = `${s.direction} ${s.protocol ?? '?'}`; net.streams[k] = (net.streams[k] ?? 0) + 1 }
       const newStream = conn.newStream.bind(conn)
       conn.newStream = async (protocols: any, o: any) => {
         const s = await newStream(protocols, o); count(s)
@@ -191,8 +191,13 @@ async function runVillagers (): Promise<void> {
       if (t.memberLink == null && (e.detail.protocols as string[]).some(pr => pr.includes('/meshtown/clock'))) t.memberLink = nowMs()
     })
     const registrar = (peer.libp2p as any).components.registrar
+    // counted when the handler runs, not at getHandler: libp2p looks a handler up twice per inbound
+    // stream (its stream limit, then the handler) and once per outbound stream of a protocol we also serve
     const getHandler = registrar.getHandler.bind(registrar)
-    registrar.getHandler = (protocol: string) => { const k = `inbound ${protocol}`; net.streams[k] = (net.streams[k] ?? 0) + 1; return getHandler(protocol) }
+    registrar.getHandler = (protocol: string) => {
+      const { handler, options } = getHandler(protocol)
+      return { options, handler: (stream: any, conn: any) => { count(stream); return handler(stream, conn) } }
+    }
     const node = await startVillagerNode(peer, { town, evictAfterMs, republishIntervalMs, relayVotes })
     // experiment: the town-status publisher off, to see what it costs
     if (patches.includes('nostatus')) await (node as any).status?.stop()

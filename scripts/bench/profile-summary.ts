@@ -48,7 +48,7 @@ function modulesOf (url: string): Array<[number, string]> {
   return marks
 }
 
-function moduleUrl (url: string, line: number): string {
+export function moduleUrl (url: string, line: number): string {
   if (!url.endsWith('.mjs')) return url
   const marks = modulesOf(url)
   let lo = 0
@@ -61,7 +61,7 @@ function moduleUrl (url: string, line: number): string {
   return at == null ? url : `/bundle/${at}`
 }
 
-function packageOf (url: string, fn: string): string {
+export function packageOf (url: string, fn: string): string {
   if (url === '') {
     if (fn === '(idle)' || fn === '(program)' || fn === '(garbage collector)') return fn
     return '(native)'
@@ -80,10 +80,10 @@ function packageOf (url: string, fn: string): string {
   return u
 }
 
-interface Frame { functionName: string, url: string }
+export interface Frame { functionName: string, url: string }
 
 /** The activity a stack (innermost first) belongs to. */
-function activityOf (stack: Frame[]): string {
+export function activityOf (stack: Frame[]): string {
   const has = (f: Frame, s: string): boolean => s === '/src/' ? f.url.includes('/src/') && !f.url.includes('node_modules') : f.url.includes(s)
   const leaf = stack[0]!
   if (leaf.functionName === '(garbage collector)') return 'garbage collection'

@@ -6,6 +6,7 @@ import { sum } from './lib/stats.js'
 import { cpuMsByChild, cpuMsSince, describeSettled, formTimeoutMs, startMeshTown, waitFormed, stopTown, runPeriods, settle, warmUp } from './lib/towns.js'
 import { nodeArgsFrom, prepareBundles } from './lib/child.js'
 import { summarize, formatSummary } from './profile-summary.js'
+import { startPerf, formatPerfSummary } from './perf-summary.js'
 const n = Number(process.argv[2] ?? 10)
 const patch = process.argv[3] ?? ''
 const periods = Number(process.env.PERIODS ?? 20)
@@ -64,8 +65,13 @@ try {
   }))
   const sw0 = await switches()
   const split0 = await Promise.all(town.children.map(async c => (await c.ask({ cmd: 'mem' }, 'mem', 30000)).cpu as { user: number, system: number }))
+  // PERF=1: the whole machine's CPU over the measured periods, by Linux perf (needs NODE_ARGS=--perf-basic-prof
+  // for JS names): on-CPU samples of every thread and of the kernel, which V8's profiler cannot see
+  const perfFile = process.env.PERF === '1' ? path.resolve('.scratch/perf/town.data') : undefined
+  const perf = perfFile == null ? undefined : await startPerf(perfFile, new Map([[town.infra.pid, 'bootstrap'], ...town.children.map(c => [c.pid, 'villager processes'] as [number, string])]))
   // PACE=ms: agents think this long before acting, so that a profile is not of processes waiting for a CPU
   const { run, reports } = await runPeriods(town, periods, 300_000, Number(process.env.PACE ?? 0), prof)
+  if (perf != null) console.log(formatPerfSummary(await perf.stop(), run.periods, 40))
   const perChild = cpuMsSince(cpu0, await cpuMsByChild([town.infra, ...town.children]))
   const split1 = await Promise.all(town.children.map(async c => (await c.ask({ cmd: 'mem' }, 'mem', 30000)).cpu as { user: number, system: number }))
   const userMs = split1.reduce((t, c, i) => t + c.user - split0[i]!.user, 0) / 1000
