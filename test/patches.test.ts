@@ -14,9 +14,9 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { PeerPool, waitFor } from './helpers/peers.js'
 
-// patches/@libp2p+crypto+*.patch: Ed25519 signatures checked by libsodium (sodium-native), and a
+// patches/@libp2p+crypto+*.patch: Ed25519 signatures made and checked by libsodium (sodium-native), and a
 // check that passed is not made again in the same process (peers sharing a process each check every message)
-describe('patched @libp2p/crypto: Ed25519 checks', () => {
+describe('patched @libp2p/crypto: Ed25519 checks and signatures', () => {
   const sodium = createRequire(import.meta.url)('sodium-native')
   const calls = { sodium: 0, openssl: 0 }
   const sodiumVerify = sodium.crypto_sign_verify_detached
@@ -60,6 +60,28 @@ describe('patched @libp2p/crypto: Ed25519 checks', () => {
     expect(calls.openssl, 'libp2p checked nothing through OpenSSL').to.equal(0)
   })
 
+  it('libsodium signs, with the signature OpenSSL gives (Ed25519 is deterministic), for a raw key of 64 or 32 bytes', async () => {
+    const signDetached = sodium.crypto_sign_detached
+    const sign = crypto.sign
+    const used = { sodium: 0, openssl: 0 }
+    sodium.crypto_sign_detached = (...args: unknown[]) => { used.sodium++; return signDetached(...args) }
+    ;(crypto as any).sign = (...args: Parameters<typeof crypto.sign>) => { used.openssl++; return sign(...args) }
+    try {
+      const key = await generateKeyPair('Ed25519')
+      const { hashAndSign } = await import(pathToFileURL(createRequire(import.meta.url).resolve('@libp2p/crypto/keys').replace(/index\.js$/, 'ed25519/index.js')).href)
+      const msg = new TextEncoder().encode(`a vote ${Math.random()}`)
+      const raw = key.raw
+      const openssl = sign(null, msg, crypto.createPrivateKey({ format: 'jwk', key: { kty: 'OKP', crv: 'Ed25519', d: Buffer.from(raw.subarray(0, 32)).toString('base64url'), x: Buffer.from(raw.subarray(32)).toString('base64url') } }))
+      for (const sig of [await key.sign(msg), hashAndSign(raw, msg), hashAndSign(raw.subarray(0, 32), msg)]) {
+        expect(Buffer.from(sig).equals(openssl)).to.equal(true)
+      }
+      expect(used).to.deep.equal({ sodium: 3, openssl: 0 })
+    } finally {
+      sodium.crypto_sign_detached = signDetached
+      ;(crypto as any).sign = sign
+    }
+  })
+
   it('checks through OpenSSL where sodium-native cannot load', async function () {
     this.timeout(30_000)
     const dir = await mkdtemp(path.join(tmpdir(), 'meshtown-nosodium-'))
@@ -76,13 +98,16 @@ const verify = crypto.verify
 crypto.verify = (...args) => { checks++; return verify(...args) }
 const key = await generateKeyPair('Ed25519')
 const msg = new TextEncoder().encode('a vote')
+let signs = 0
+const sign = crypto.sign
+crypto.sign = (...args) => { signs++; return sign(...args) }
 const sig = await key.sign(msg)
 const forged = Uint8Array.from(sig)
 forged[3] ^= 1
-console.log(JSON.stringify({ good: await key.publicKey.verify(msg, sig), forged: await key.publicKey.verify(msg, forged), checks }))
+console.log(JSON.stringify({ good: await key.publicKey.verify(msg, sig), forged: await key.publicKey.verify(msg, forged), checks, signs }))
 `
       const { stdout } = await promisify(execFile)(process.execPath, ['--import', pathToFileURL(hook).href, '--input-type=module', '-e', script], { cwd: process.cwd() })
-      expect(JSON.parse(stdout)).to.deep.equal({ good: true, forged: false, checks: 2 })
+      expect(JSON.parse(stdout)).to.deep.equal({ good: true, forged: false, checks: 2, signs: 1 })
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
