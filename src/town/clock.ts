@@ -307,6 +307,10 @@ interface Completion {
 
 /** Whether the current period is complete and, if so, the next view. */
 export function completion (state: Pick<ClockState, 'view' | 'votes' | 'evicts'>): Completion | undefined {
+  // Every statement a peer takes in asks this (a town of 50: ~2,500 times a period at each
+  // peer), and the answer is nearly always "a vote is still missing": found without sorting
+  // the members or counting every member's evictions (perf: 2.5 % of a town of 50's CPU).
+  if (!everyRemainingMemberVoted(state)) return undefined
   const ids = sortedIds(state.view)
   if (ids.length === 0) return undefined
   const majority = majorityOf(ids.length)
@@ -381,6 +385,17 @@ function advance (state: ClockState): { state: ClockState, completed: Certificat
     current = next
   }
   return { state: current, completed }
+}
+
+/** Whether every member has voted or is evicted (what completion requires of the remaining members). */
+function everyRemainingMemberVoted (state: Pick<ClockState, 'view' | 'votes' | 'evicts'>): boolean {
+  let majority: number | undefined
+  for (const id of Object.keys(state.view)) {
+    if (state.votes[id] != null) continue
+    majority ??= majorityOf(Object.keys(state.view).length)
+    if (countEvictVotes(state, id) < majority) return false
+  }
+  return true
 }
 
 function evictedMembers (state: Pick<ClockState, 'view' | 'evicts'>): string[] {
