@@ -3,6 +3,11 @@
  * time by package (node_modules/<pkg>, src/<file>, node internals, GC, idle) and
  * the top functions. Used by the harness after a --profile run, or by hand:
  *
+ * A sample weighs the wall-clock time since the one before it, as V8 records it. That
+ * reads true for a process with a core to itself (a room, a trade pair); where many
+ * processes share the cores, a wait for a core is booked to whatever ran before it,
+ * and perf-summary.ts (on-CPU samples of every process and the kernel) is the one to read.
+ *
  *   node --import tsx scripts/bench/profile-summary.ts DIR_OR_FILES... [--top 25]
  */
 import { existsSync, readFileSync } from 'node:fs'

@@ -1,4 +1,4 @@
-import { sortedIds, viewDigest, type Member } from '../../town/clock.js'
+import { memberIds, viewDigest, type Member } from '../../town/clock.js'
 import { peerTag } from '../../node/gossip-routes.js'
 import { MAX_REACH_GUESTS } from './constants.js'
 
@@ -29,7 +29,7 @@ const orders = new WeakMap<Record<string, Member>, MemberOrder>()
 export function memberOrder (view: Record<string, Member>): MemberOrder {
   let order = orders.get(view)
   if (order == null) {
-    const ids = sortedIds(view)
+    const ids = [...memberIds(view)]
     order = { ids, index: new Map(ids.map((id, i) => [id, i])), digest: viewDigest(view) }
     orders.set(view, order)
   }
