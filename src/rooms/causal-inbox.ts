@@ -34,11 +34,11 @@
  * the transcript that is the same everywhere.
  */
 import {
-  compareForDelivery,
   compareStrings,
   get,
   isValidClock,
   merge,
+  sumOfEntries,
   tick,
   type VectorClock,
 } from './vector-clock.js'
@@ -220,16 +220,56 @@ export class CausalInbox<M extends CausalMessage = CausalMessage> {
     return 'buffered'
   }
 
-  /** Delivers everything now deliverable, always the least (compareForDelivery) ready one next. */
+  /**
+   * Delivers everything now deliverable, always the least (compareForDelivery) ready one next.
+   *
+   * A delivery changes what is deliverable only through the channels it advances (every other
+   * relevant entry of a deliverable message is already delivered): a ready message stays ready,
+   * a waiting one may become ready, and each advanced channel may offer its next message. So
+   * each candidate is checked when it comes up and the waiting ones again after each delivery;
+   * checking every candidate again after every delivery made a drain of k messages over c
+   * channels k·c checks of whole clocks (100 agents, a round of 100 messages: ~1 s an agent).
+   */
   drain(): M[] {
     const out: M[] = []
-    for (;;) {
-      const ready = this.#candidates().filter((m) => isDeliverable(m, this.#delivered, this.self))
-      const next = ready.sort(compareForDelivery)[0]
-      if (next === undefined) return out
+    const ready: M[] = []
+    const waiting = new Set<M>()
+    // compareForDelivery sums a clock at every comparison; each ready message's sum, once
+    const sums = new Map<M, number>()
+    const consider = (m: M): void => {
+      if (isDeliverable(m, this.#delivered, this.self)) {
+        ready.push(m)
+        sums.set(m, sumOfEntries(m.clock))
+      } else {
+        waiting.add(m)
+      }
+    }
+    const before = (a: M, b: M): boolean =>
+      (sums.get(a)! - sums.get(b)! || compareStrings(a.sender, b.sender) || compareStrings(a.id, b.id)) < 0
+    for (const m of this.#candidates()) consider(m)
+    while (ready.length > 0) {
+      let least = 0
+      for (let i = 1; i < ready.length; i++) if (before(ready[i]!, ready[least]!)) least = i
+      const next = ready.splice(least, 1)[0]!
+      // one check more per delivery keeps the order exact should a clock break the reasoning above
+      if (!isDeliverable(next, this.#delivered, this.self)) {
+        waiting.add(next)
+        continue
+      }
       this.#deliver(next)
       out.push(next)
+      for (const m of waiting) {
+        if (!isDeliverable(m, this.#delivered, this.self)) continue
+        waiting.delete(m)
+        ready.push(m)
+        sums.set(m, sumOfEntries(m.clock))
+      }
+      for (const c of channelsAt(next, this.self)) {
+        const m = this.#byChannel.get(c)?.get(get(this.#delivered, c) + 1)
+        if (m !== undefined && !waiting.has(m) && !ready.includes(m)) consider(m)
+      }
     }
+    return out
   }
 
   /** What to fetch (catch-up) so the buffer can drain: gaps below what is buffered. */
