@@ -228,7 +228,7 @@ export class CausalInbox<M extends CausalMessage = CausalMessage> {
    * a waiting one may become ready, and each advanced channel may offer its next message. So
    * each candidate is checked when it comes up and the waiting ones again after each delivery;
    * checking every candidate again after every delivery made a drain of k messages over c
-   * channels k·c checks of whole clocks (100 agents, a round of 100 messages: ~1 s an agent).
+   * channels k·c checks of whole clocks (100 agents, a round of 100 messages: ~60 ms an agent).
    */
   drain(): M[] {
     const out: M[] = []
