@@ -4,6 +4,7 @@ import { sum } from './lib/stats.js'
 import { sleep } from './lib/child.js'
 import { nodeArgsFrom, prepareBundles } from './lib/child.js'
 import { summarize, formatSummary } from './profile-summary.js'
+import { startPerf, formatPerfSummary } from './perf-summary.js'
 const n = Number(process.argv[2] ?? 10)
 const patch = process.argv[3] ?? ''
 await prepareBundles(['mesh-node.ts'])
@@ -19,6 +20,11 @@ try {
   // (before any period completes a town is still forming, and its founders heartbeat throughout)
   if (process.env.RUNNING != null) console.log(`ran ${(await runPeriods(town, Number(process.env.RUNNING), 120_000)).run.periods} periods first`)
   let prev: Record<string, number> = {}
+  // PERF=1: the whole town's CPU over the windows by Linux perf (see run-probe.ts)
+  const perf = process.env.PERF === '1'
+    ? await startPerf(path.resolve('.scratch/perf/idle.data'), new Map([[town.infra.pid, 'bootstrap'], ...town.children.map(c => [c.pid, 'villager processes'] as [number, string])]))
+    : undefined
+  const windowsStart = Date.now()
   for (let w = 0; w < Number(process.env.WINDOWS ?? 4); w++) {
     const b = await cpuMsByChild(town.children)
     const t0 = Date.now()
@@ -35,6 +41,11 @@ try {
     const per = byChild.map((ms, i) => ({ i, ms })).sort((x, y) => y.ms - x.ms)
     console.log(`window ${w}: ${(cpu / (Date.now() - t0)).toFixed(2)} cores; v0 in 5 s: ${JSON.stringify(delta)}`)
     console.log(`  busiest: ${per.slice(0, 5).map(x => `${town.children[x.i]!.name} ${x.ms.toFixed(0)} ms`).join(', ')}; quietest: ${per.slice(-3).map(x => `${town.children[x.i]!.name} ${x.ms.toFixed(0)} ms`).join(', ')}`)
+  }
+  if (perf != null) {
+    const seconds = (Date.now() - windowsStart) / 1000
+    const summary = await perf.stop()
+    console.log(formatPerfSummary(summary, seconds, 40, 'second'))
   }
   // every villager: members it has no link to, and its member links' dials
   const all = await Promise.all(town.children.map(async ch => (await ch.ask({ cmd: 'gossip-stats' }, 'gossip-stats', answerMs(town))).peers[0]))

@@ -167,11 +167,12 @@ function leafName (f: StackFrame): string {
   return `${f.sym} [${f.dso.split('/').slice(-1)[0]}]`
 }
 
-export function formatPerfSummary (s: PerfSummary, periods?: number, top = 30): string {
-  const per = periods == null ? '' : ' | ms per period'
+/** `periods`: what the CPU is divided by for the last column, named by `unit` (a period; a second for an idle town). */
+export function formatPerfSummary (s: PerfSummary, periods?: number, top = 30, unit = 'period'): string {
+  const per = periods == null ? '' : ` | ms per ${unit}`
   const sep = periods == null ? '' : ' | ---'
   const row = (name: string, ms: number): string => `| ${name} | ${ms.toFixed(0)} | ${(100 * ms / s.totalMs).toFixed(1)}${periods == null ? '' : ` | ${(ms / periods).toFixed(2)}`} |`
-  const lines = [`perf: ${(s.totalMs / 1000).toFixed(2)} s of CPU on all cores (idle and processes outside the town excluded)${periods == null ? '' : `, ${periods} periods`}`, '']
+  const lines = [`perf: ${(s.totalMs / 1000).toFixed(2)} s of CPU on all cores (idle and processes outside the town excluded)${periods == null ? '' : `, ${+periods.toFixed(1)} ${unit}s`}`, '']
   for (const [title, rows] of [['what it was doing', s.byActivity], ['process', s.byProcess], ['thread', s.byThread]] as const) {
     lines.push(`| ${title} | ms | %${per} |`, `| --- | --- | ---${sep} |`)
     for (const r of rows) lines.push(row(r.name, r.ms))
