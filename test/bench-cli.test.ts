@@ -11,8 +11,9 @@ describe('npm run bench: bad options', function () {
   beforeEach(async () => { dir = await mkdtemp(path.join(tmpdir(), 'meshtown-bench-cli-')) })
   afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
 
-  const run = async (args: string[]): Promise<{ code: number, stderr: string }> => new Promise(resolve => {
-    execFile('npx', ['tsx', 'scripts/bench/index.ts', ...args, '--out', path.join(dir, 'r.json'), '--md', path.join(dir, 'B.md')], (err, _stdout, stderr) => {
+  const run = async (args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number, stderr: string }> => new Promise(resolve => {
+    // node itself (not npx) so that PATH can be one without perf
+    execFile(process.execPath, ['--import', 'tsx', 'scripts/bench/index.ts', ...args, '--out', path.join(dir, 'r.json'), '--md', path.join(dir, 'B.md')], { env: env ?? process.env }, (err, _stdout, stderr) => {
       resolve({ code: err == null ? 0 : (err as any).code ?? -1, stderr })
     })
   })
@@ -56,4 +57,23 @@ describe('npm run bench: bad options', function () {
       expect(await readdir(dir)).to.deep.equal([])
     })
   }
+
+  it('--perf where perf cannot record is refused, saying why, before anything runs or is written', async () => {
+    const empty = await mkdtemp(path.join(tmpdir(), 'meshtown-no-perf-'))
+    try {
+      const r = await run(['--perf', '--only', 'barrier', '--sizes', '5'], { ...process.env, PATH: empty })
+      expect(r.code).to.equal(1)
+      expect(r.stderr).to.include('--perf needs Linux perf recording every CPU: no perf command (apt-get install linux-perf)')
+      expect(await readdir(dir)).to.deep.equal([])
+    } finally {
+      await rm(empty, { recursive: true, force: true })
+    }
+  })
+
+  it('--perf takes no value', async () => {
+    const r = await run(['--perf', 'yes', '--only', 'barrier'])
+    expect(r.code).to.equal(1)
+    expect(r.stderr).to.include('--perf takes no value, got "yes"')
+    expect(await readdir(dir)).to.deep.equal([])
+  })
 })

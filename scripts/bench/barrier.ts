@@ -4,11 +4,13 @@
  * coordinator baseline (long-poll, and polling every second), one after the
  * other in the same run.
  */
+import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import { seededRng } from '../../src/rooms/rng.js'
 import { Child, sleep } from './lib/child.js'
 import { median, nowMs, quantile, spread, sum, type Spread } from './lib/stats.js'
 import { JOIN_TIMEOUT_MS, type JoinResult } from './lib/joins.js'
+import { PERF_NODE_ARGS, startPerf, type PerfSummary } from './perf-summary.js'
 import {
   answerMs, cpuMsByChild, formTimeoutMs, currentIndex, runPeriods, settle, describeSettled, warmUp, spawnBaselineVillager, spawnMeshVillagers, startBaselineTown, startMeshTown, stopTown, waitFormed,
   type BarrierRun, type ProcessReport, type Town, type TownKind
@@ -44,6 +46,8 @@ export interface BarrierOptions {
   warmMs: number
   profileDir?: string
   profileSize?: number
+  /** Record the machine with perf over the last run of each Meshtown town of the profiled size (files here). */
+  perfDir?: string
   log: (line: string) => void
 }
 
@@ -68,6 +72,8 @@ export interface VariantResult {
   formMs: number
   /** From formed until the start-up work was over (settle), before the idle and barrier measurements. */
   settleMs?: number
+  /** perf over the last run (--perf): the town's CPU by activity, process, thread and function. */
+  perf?: { periods: number, summary: PerfSummary }
   error?: string
 }
 
@@ -105,13 +111,23 @@ async function measureTown (town: Town, kind: TownKind, variant: string, periods
   const idleCores = await idleCpu(town, o.idleMs)
   o.log(`  ${variant} N=${town.n}: idle, the town uses ${idleCores.toFixed(2)} cores`)
   const runs: BarrierRun[] = []
+  let perfResult: VariantResult['perf']
   let last: ProcessReport[] = []
   const cpuPerPeriod: number[] = []
   for (let r = 0; r < o.runs; r++) {
     const profile = o.profileDir != null && r === o.runs - 1 && town.n === (o.profileSize ?? Math.max(...o.sizes)) && kind === 'meshtown' ? path.join(o.profileDir, variant.replace(/[^a-z0-9]+/gi, '-')) : undefined
     if (profile != null) { const { mkdir } = await import('node:fs/promises'); await mkdir(profile, { recursive: true }) }
     const timeout = Math.max(60_000, periods * periodMs)
+    const perfFile = o.perfDir != null && r === o.runs - 1 && town.n === (o.profileSize ?? Math.max(...o.sizes)) && kind === 'meshtown'
+      ? path.join(o.perfDir, `${variant.replace(/[^a-z0-9]+/gi, '-')}-n${town.n}.data`)
+      : undefined
+    const perf = perfFile == null ? undefined : await startPerf(perfFile, new Map([[town.infra.pid, 'bootstrap'], ...town.children.map(c => [c.pid, 'villager processes'] as [number, string])]))
     const { run, reports } = await runPeriods(town, periods, timeout, 0, profile)
+    if (perf != null) {
+      perfResult = { periods: run.periods, summary: await perf.stop() }
+      // V8's perf maps (~1 MB a process) served the summary; none is left behind in /tmp
+      await Promise.all([town.infra, ...town.children].map(async c => rm(`/tmp/perf-${c.pid}.map`, { force: true })))
+    }
     runs.push(run)
     if (run.cpuMs != null && run.periods > 0) cpuPerPeriod.push(run.cpuMs / run.periods)
     last = reports
@@ -121,6 +137,7 @@ async function measureTown (town: Town, kind: TownKind, variant: string, periods
   result.cpuMsPerPeriod = cpuPerPeriod.length > 0 ? median(cpuPerPeriod) : undefined
   result.idleCores = idleCores
   result.settleMs = settled.ms
+  result.perf = perfResult
   return result
 }
 
@@ -228,7 +245,7 @@ export async function benchBarrier (o: BarrierOptions): Promise<VariantResult[]>
       let town: Town | undefined
       try {
         town = v.kind === 'meshtown'
-          ? await startMeshTown({ n, patch: v.patch, launchConcurrency: 3, perProcess: v.perProcess, evictAfterMs: v.evictAfterMs })
+          ? await startMeshTown({ n, patch: v.patch, launchConcurrency: 3, perProcess: v.perProcess, evictAfterMs: v.evictAfterMs, nodeArgs: o.perfDir != null && n === (o.profileSize ?? Math.max(...o.sizes)) ? PERF_NODE_ARGS : undefined })
           : await startBaselineTown({ n, mode: v.kind === 'baseline-poll' ? 'poll' : 'longpoll' })
         const periods = v.kind === 'baseline-poll' ? o.pollPeriods : o.periods
         const result = await measureTown(town, v.kind, v.variant, periods, o, started)

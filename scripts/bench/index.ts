@@ -23,6 +23,7 @@ import { flushDisk } from './lib/towns.js'
 import { fmt, fmtSpread, spread, type Spread } from './lib/stats.js'
 import { benchMemory, type MemoryResult } from './memory.js'
 import { formatSummary, summarize } from './profile-summary.js'
+import { formatPerfSummary, perfProblem } from './perf-summary.js'
 import { benchRooms, type RoomResult } from './rooms.js'
 import { benchTrades, type TradeResult } from './trades.js'
 
@@ -63,6 +64,9 @@ const HELP = `npm run bench [-- options]
   --multi K                villager peers in one process for the memory figure (default 20; quick 10)
   --multi-periods N        barrier periods run on that town (default 3)
   --profile                CPU-profile Meshtown during the largest barrier run, trades and rooms
+  --perf                   also record the whole machine with Linux perf (root, linux-perf) during the last run of
+                           each Meshtown town of the largest size: every process, thread and the kernel, on-CPU
+                           samples only; towns of that size run with V8's perf-map flags (10-20 % more CPU a period)
   --merge FILE             keep the benchmarks not run now from an earlier results JSON (barrier: the sizes
                            not run now, so --only barrier --sizes 50 adds N=50 to a full run)
   --report-only [FILE]     only write the report from a results JSON (default benchmarks/results.json)
@@ -150,8 +154,16 @@ async function main (): Promise<void> {
     multi: num('multi', 20, 10, 2),
     multiPeriods: num('multi-periods', 3, 3, 1),
     profile: args.profile === 'true',
+    perf: args.perf === 'true',
     out: path.resolve(ROOT, args.out ?? 'benchmarks/results.json'),
     md: path.resolve(ROOT, args.md ?? 'BENCHMARKS.md')
+  }
+  if (args.perf != null && args.perf !== 'true') throw new Error(`--perf takes no value, got "${args.perf}"`)
+  if (o.perf) {
+    const problem = await perfProblem()
+    if (problem != null) throw new Error(`--perf needs Linux perf recording every CPU: ${problem}`)
+    // names kept and each module marked in the bundles, so that perf's JS frames name their code
+    process.env.MESHTOWN_READABLE_BUNDLE = '1'
   }
   const command = `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`
   const m = machine()
@@ -183,7 +195,8 @@ async function main (): Promise<void> {
   if (only.has('barrier')) {
     results.barrier = await timed('barrier', async () => benchBarrier({
       sizes: o.sizes, periods: o.periods, pollPeriods: o.pollPeriods, runs: o.runs, patches: o.patches, smallPatches: o.smallPatches, joins: o.joins, joinThinkMs: o.joinThinkMs, packed: o.packed, large: o.large, largeEvictAfterMs: o.largeEvictAfterMs,
-      joinPaceMs: JOIN_PACE_MS, idleMs: quick ? 5_000 : 10_000, warmMs: o.warmMs, profileDir: profileDir == null ? undefined : path.join(profileDir, 'barrier'), log
+      joinPaceMs: JOIN_PACE_MS, idleMs: quick ? 5_000 : 10_000, warmMs: o.warmMs, profileDir: profileDir == null ? undefined : path.join(profileDir, 'barrier'),
+      perfDir: o.perf ? path.join(ROOT, 'benchmarks', 'profiles', 'perf') : undefined, log
     }))
   }
   if (only.has('trades')) {
@@ -484,6 +497,14 @@ async function report (r: Results): Promise<string> {
     L.push('## CPU profiles (this run)', '', 'Self time by package and top functions, sampled with the V8 profiler inside the Meshtown processes during',
       'the measurement only (files in `benchmarks/profiles/`, open them in Chrome DevTools).', '')
     for (const [name, s] of Object.entries(r.profiles)) L.push(`### ${name}`, '', formatSummary(s, 15), '')
+  }
+  const perfs = (r.barrier ?? []).filter(v => v.perf != null)
+  if (perfs.length > 0) {
+    L.push('## CPU by perf (this run)', '', 'The whole machine recorded with Linux perf over the last run of each town below (`--perf`): on-CPU samples',
+      'of every process, thread and the kernel, so a wait for a core is nobody\'s time; the towns ran with V8\'s perf-map',
+      'flags, which cost 10-20 % more CPU per period (the recordings are in `benchmarks/profiles/perf/`; V8\'s maps of JS',
+      'code are removed once summarized, so `perf report -i` names native and kernel frames only).', '')
+    for (const v of perfs) L.push(`### ${v.variant}, N=${v.n}`, '', formatPerfSummary(v.perf!.summary, v.perf!.periods, 15), '')
   }
   try {
     L.push((await readFile(path.join(ROOT, 'scripts', 'bench', 'analysis.md'), 'utf8')).trim(), '')

@@ -16,7 +16,8 @@
  *   node --import tsx scripts/bench/perf-summary.ts F [--top 30]
  */
 import { spawn, execFile } from 'node:child_process'
-import { mkdir, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { once } from 'node:events'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,6 +26,24 @@ import { activityOf, moduleUrl, packageOf, type Frame } from './profile-summary.
 
 /** Samples per second per core (a prime, so that sampling does not beat with timers). */
 export const PERF_FREQUENCY = 997
+
+/** Node flags that let perf name JS frames (V8 writes /tmp/perf-PID.map), interpreted ones included. */
+export const PERF_NODE_ARGS = ['--perf-basic-prof', '--interpreted-frames-native-stack']
+
+/** Why perf cannot record every CPU here (not installed, not allowed), or undefined when it can. */
+export async function perfProblem (): Promise<string | undefined> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'meshtown-perf-'))
+  try {
+    await promisify(execFile)('perf', ['record', '-a', '-e', 'cpu-clock', '-o', path.join(dir, 'probe.data'), '--', 'true'], { timeout: 30_000 })
+    return undefined
+  } catch (err: any) {
+    if (err.code === 'ENOENT') return 'no perf command (apt-get install linux-perf)'
+    const said = String(err.stderr ?? '').split('\n').map((l: string) => l.trim()).find((l: string) => l !== '')
+    return `perf record -a failed${said != null ? `: ${said}` : ''} (it needs root, or kernel.perf_event_paranoid <= -1)`
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
 
 export interface PerfSummary {
   /** CPU ms of the processes given roles (of all, given none); by what it was doing, kind of thread, leaf function. */
