@@ -236,13 +236,13 @@ export class CausalInbox<M extends CausalMessage = CausalMessage> {
     const waiting = new Set<M>()
     // compareForDelivery sums a clock at every comparison; each ready message's sum, once
     const sums = new Map<M, number>()
+    const makeReady = (m: M): void => {
+      ready.push(m)
+      sums.set(m, sumOfEntries(m.clock))
+    }
     const consider = (m: M): void => {
-      if (isDeliverable(m, this.#delivered, this.self)) {
-        ready.push(m)
-        sums.set(m, sumOfEntries(m.clock))
-      } else {
-        waiting.add(m)
-      }
+      if (isDeliverable(m, this.#delivered, this.self)) makeReady(m)
+      else waiting.add(m)
     }
     const before = (a: M, b: M): boolean =>
       (sums.get(a)! - sums.get(b)! || compareStrings(a.sender, b.sender) || compareStrings(a.id, b.id)) < 0
@@ -261,8 +261,7 @@ export class CausalInbox<M extends CausalMessage = CausalMessage> {
       for (const m of waiting) {
         if (!isDeliverable(m, this.#delivered, this.self)) continue
         waiting.delete(m)
-        ready.push(m)
-        sums.set(m, sumOfEntries(m.clock))
+        makeReady(m)
       }
       for (const c of channelsAt(next, this.self)) {
         const m = this.#byChannel.get(c)?.get(get(this.#delivered, c) + 1)

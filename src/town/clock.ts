@@ -395,8 +395,9 @@ function advance (state: ClockState): { state: ClockState, completed: Certificat
 /** Whether every member has voted or is evicted (what completion requires of the remaining members). */
 function everyRemainingMemberVoted (state: Pick<ClockState, 'view' | 'votes' | 'evicts'>): boolean {
   const ids = memberIds(state.view)
+  const majority = majorityOf(ids.length)
   for (const id of ids) {
-    if (state.votes[id] == null && countEvictVotes(state, id) < majorityOf(ids.length)) return false
+    if (state.votes[id] == null && countEvictVotes(state, id) < majority) return false
   }
   return true
 }

@@ -19,7 +19,7 @@ import { MAX_REACH_GUESTS } from './constants.js'
 
 /** Members in the order the bits follow, with each one's position and the view's digest; computed once per view. */
 export interface MemberOrder {
-  ids: string[]
+  ids: readonly string[]
   index: Map<string, number>
   digest: string
 }
@@ -29,7 +29,7 @@ const orders = new WeakMap<Record<string, Member>, MemberOrder>()
 export function memberOrder (view: Record<string, Member>): MemberOrder {
   let order = orders.get(view)
   if (order == null) {
-    const ids = [...memberIds(view)]
+    const ids = memberIds(view)
     order = { ids, index: new Map(ids.map((id, i) => [id, i])), digest: viewDigest(view) }
     orders.set(view, order)
   }
