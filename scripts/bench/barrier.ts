@@ -12,7 +12,7 @@ import { median, nowMs, quantile, spread, sum, type Spread } from './lib/stats.j
 import { JOIN_TIMEOUT_MS, type JoinResult } from './lib/joins.js'
 import { PERF_NODE_ARGS, startPerf, type PerfSummary } from './perf-summary.js'
 import {
-  answerMs, cpuMsByChild, formTimeoutMs, currentIndex, runPeriods, settle, describeSettled, warmUp, spawnBaselineVillager, spawnMeshVillagers, startBaselineTown, startMeshTown, stopTown, waitFormed,
+  answerMs, cpuMsByChild, formTimeoutMs, currentIndex, runPeriods, settle, describeSettled, warmUp, spawnBaselineVillager, spawnMeshVillagers, startBaselineTown, startMeshTown, stopTown, waitFormed, perfRoles,
   type BarrierRun, type ProcessReport, type Town, type TownKind
 } from './lib/towns.js'
 
@@ -115,13 +115,13 @@ async function measureTown (town: Town, kind: TownKind, variant: string, periods
   let last: ProcessReport[] = []
   const cpuPerPeriod: number[] = []
   for (let r = 0; r < o.runs; r++) {
-    const profile = o.profileDir != null && r === o.runs - 1 && town.n === (o.profileSize ?? Math.max(...o.sizes)) && kind === 'meshtown' ? path.join(o.profileDir, variant.replace(/[^a-z0-9]+/gi, '-')) : undefined
+    // the last run of a Meshtown town of the profiled size is the one profiled (--profile) and recorded (--perf)
+    const profiled = r === o.runs - 1 && town.n === profiledSize(o) && kind === 'meshtown'
+    const profile = o.profileDir != null && profiled ? path.join(o.profileDir, variant.replace(/[^a-z0-9]+/gi, '-')) : undefined
     if (profile != null) { const { mkdir } = await import('node:fs/promises'); await mkdir(profile, { recursive: true }) }
     const timeout = Math.max(60_000, periods * periodMs)
-    const perfFile = o.perfDir != null && r === o.runs - 1 && town.n === (o.profileSize ?? Math.max(...o.sizes)) && kind === 'meshtown'
-      ? path.join(o.perfDir, `${variant.replace(/[^a-z0-9]+/gi, '-')}-n${town.n}.data`)
-      : undefined
-    const perf = perfFile == null ? undefined : await startPerf(perfFile, new Map([[town.infra.pid, 'bootstrap'], ...town.children.map(c => [c.pid, 'villager processes'] as [number, string])]))
+    const perfFile = o.perfDir != null && profiled ? path.join(o.perfDir, `${variant.replace(/[^a-z0-9]+/gi, '-')}-n${town.n}.data`) : undefined
+    const perf = perfFile == null ? undefined : await startPerf(perfFile, perfRoles(town))
     const { run, reports } = await runPeriods(town, periods, timeout, 0, profile)
     if (perf != null) {
       perfResult = { periods: run.periods, summary: await perf.stop() }
@@ -139,6 +139,11 @@ async function measureTown (town: Town, kind: TownKind, variant: string, periods
   result.settleMs = settled.ms
   result.perf = perfResult
   return result
+}
+
+/** The town size whose last Meshtown run is profiled and recorded: the largest of the sizes unless given. */
+function profiledSize (o: BarrierOptions): number {
+  return o.profileSize ?? Math.max(...o.sizes)
 }
 
 export async function idleCpu (town: Town, ms: number): Promise<number> {
@@ -245,7 +250,7 @@ export async function benchBarrier (o: BarrierOptions): Promise<VariantResult[]>
       let town: Town | undefined
       try {
         town = v.kind === 'meshtown'
-          ? await startMeshTown({ n, patch: v.patch, launchConcurrency: 3, perProcess: v.perProcess, evictAfterMs: v.evictAfterMs, nodeArgs: o.perfDir != null && n === (o.profileSize ?? Math.max(...o.sizes)) ? PERF_NODE_ARGS : undefined })
+          ? await startMeshTown({ n, patch: v.patch, launchConcurrency: 3, perProcess: v.perProcess, evictAfterMs: v.evictAfterMs, nodeArgs: o.perfDir != null && n === profiledSize(o) ? PERF_NODE_ARGS : undefined })
           : await startBaselineTown({ n, mode: v.kind === 'baseline-poll' ? 'poll' : 'longpoll' })
         const periods = v.kind === 'baseline-poll' ? o.pollPeriods : o.periods
         const result = await measureTown(town, v.kind, v.variant, periods, o, started)

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { answerMs, cpuMsByChild, cpuMsSince, formTimeoutMs, settle, describeSettled, startMeshTown, waitFormed, stopTown, runPeriods } from './lib/towns.js'
+import { answerMs, cpuMsByChild, cpuMsSince, formTimeoutMs, settle, describeSettled, startMeshTown, waitFormed, stopTown, runPeriods, perfRoles } from './lib/towns.js'
 import { sum } from './lib/stats.js'
 import { sleep } from './lib/child.js'
 import { nodeArgsFrom, prepareBundles } from './lib/child.js'
@@ -22,7 +22,7 @@ try {
   let prev: Record<string, number> = {}
   // PERF=1: the whole town's CPU over the windows by Linux perf (see run-probe.ts)
   const perf = process.env.PERF === '1'
-    ? await startPerf(path.resolve('.scratch/perf/idle.data'), new Map([[town.infra.pid, 'bootstrap'], ...town.children.map(c => [c.pid, 'villager processes'] as [number, string])]))
+    ? await startPerf(path.resolve('.scratch/perf/idle.data'), perfRoles(town))
     : undefined
   const windowsStart = Date.now()
   for (let w = 0; w < Number(process.env.WINDOWS ?? 4); w++) {

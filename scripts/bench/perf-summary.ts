@@ -73,7 +73,8 @@ export async function startPerf (file: string, roles: Map<number, string> = new 
   const exited = once(proc, 'exit')
   // perf writes its file's header once it records; wait for that (or its failure), within a deadline
   const deadline = Date.now() + 10_000
-  while ((await stat(file).catch(() => null))?.size == null || (await stat(file)).size === 0) {
+  const written = async (): Promise<boolean> => ((await stat(file).catch(() => null))?.size ?? 0) > 0
+  while (!await written()) {
     if (proc.exitCode != null || Date.now() > deadline) throw new Error(`perf record did not start: ${stderr.trim() || 'no output'}`)
     await new Promise(resolve => setTimeout(resolve, 20))
   }

@@ -3,7 +3,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { readFile } from 'node:fs/promises'
 import { sum } from './lib/stats.js'
-import { cpuMsByChild, cpuMsSince, describeSettled, formTimeoutMs, startMeshTown, waitFormed, stopTown, runPeriods, settle, warmUp } from './lib/towns.js'
+import { cpuMsByChild, cpuMsSince, describeSettled, formTimeoutMs, startMeshTown, waitFormed, stopTown, runPeriods, settle, warmUp, perfRoles } from './lib/towns.js'
 import { nodeArgsFrom, prepareBundles } from './lib/child.js'
 import { summarize, formatSummary } from './profile-summary.js'
 import { startPerf, formatPerfSummary } from './perf-summary.js'
@@ -68,7 +68,7 @@ try {
   // PERF=1: the whole machine's CPU over the measured periods, by Linux perf (needs NODE_ARGS=--perf-basic-prof
   // for JS names): on-CPU samples of every thread and of the kernel, which V8's profiler cannot see
   const perfFile = process.env.PERF === '1' ? path.resolve('.scratch/perf/town.data') : undefined
-  const perf = perfFile == null ? undefined : await startPerf(perfFile, new Map([[town.infra.pid, 'bootstrap'], ...town.children.map(c => [c.pid, 'villager processes'] as [number, string])]))
+  const perf = perfFile == null ? undefined : await startPerf(perfFile, perfRoles(town))
   // PACE=ms: agents think this long before acting, so that a profile is not of processes waiting for a CPU
   const { run, reports } = await runPeriods(town, periods, 300_000, Number(process.env.PACE ?? 0), prof)
   if (perf != null) console.log(formatPerfSummary(await perf.stop(), run.periods, 40))

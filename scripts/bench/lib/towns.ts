@@ -13,6 +13,11 @@ import { countsOf, mean, nowMs, quantile, sum } from './stats.js'
 
 export type TownKind = 'meshtown' | 'baseline-poll' | 'baseline-longpoll'
 
+/** A town's processes by pid, named for perf-summary.ts (which counts only these as the town). */
+export function perfRoles (town: Town): Map<number, string> {
+  return new Map([[town.infra.pid, 'bootstrap'], ...town.children.map(c => [c.pid, 'villager processes'] as [number, string])])
+}
+
 export interface Town {
   kind: TownKind
   n: number
