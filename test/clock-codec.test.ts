@@ -58,6 +58,35 @@ describe('clock statement verifier (real Ed25519 signatures)', () => {
     expect(await verifier.verify(b!)).to.equal(true)
     expect(verifier.verifications).to.equal(4)
   })
+
+  it('a statement signed here is good without a check; the same signature on other fields is still checked and refused', async () => {
+    const verifier = new StatementVerifier()
+    const ann = await joinBy(keys[0]!, 'ann')
+    verifier.signedHere(ann)
+    expect(await verifier.verifyAll([ann])).to.equal(true)
+    expect(await verifier.verify(ann)).to.equal(true)
+    expect(verifier.verifications).to.equal(0)
+    expect(await verifier.verifyAll([{ ...ann, name: 'mallory' }])).to.equal(false)
+    expect(verifier.verifications).to.equal(1)
+  })
+
+  it('a vote is good only when the join requests it backs are: each checked once, a forged one refuses the vote', async () => {
+    const verifier = new StatementVerifier()
+    const ben = await joinBy(keys[1]!, 'ben')
+    const voteBy = async (joins: JoinStatement[]): Promise<VoteStatement> => sign<VoteStatement>(keys[0]!, {
+      kind: 'vote', town: TOWN, day: 1, period: 'morning', voter: peerIdFromPrivateKey(keys[0]!).toString(), action: 'idle', joins
+    })
+    const vote = await voteBy([ben])
+    // own vote signed here: the join inside it is someone else's and still gets its check
+    verifier.signedHere(vote)
+    expect(await verifier.verifyAll([vote, vote])).to.equal(true)
+    expect(verifier.verifications).to.equal(1)
+    // the voter's signature is good (it covers the join's forged signature as given), the join's is not
+    const forgedJoin = { ...ben, name: 'mallory' }
+    const backsForgery = await voteBy([forgedJoin])
+    expect(await verifier.verifyAll([backsForgery])).to.equal(false)
+    expect(await verifier.verify(backsForgery)).to.equal(false)
+  })
 })
 
 describe('clock message size: a whole set split into messages within the bound', () => {

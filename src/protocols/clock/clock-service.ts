@@ -273,7 +273,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     const state = this.requireState()
     if (!isMember(state, this.self)) throw new ClockError('NOT_A_MEMBER', `not yet a member of ${this.town}: joining at the next period boundary`)
     if (state.votes[this.self] != null) throw this.alreadyActed()
-    return sign<VoteStatement>(this.peer.privateKey, {
+    return await this.signOwn<VoteStatement>({
       kind: 'vote', town: this.town, day: state.day, period: state.period, voter: this.self, action, joins: joinsToBack(state)
     })
   }
@@ -466,9 +466,16 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
 
   // -------------------------------------------------------------------------------------
 
+  /** Our own statement, signed and known good to our verifier (it comes back to us in others' messages). */
+  private async signOwn<S extends Statement> (stmt: Omit<S, 'sig'>): Promise<S> {
+    const signed = await sign<S>(this.peer.privateKey, stmt)
+    this.verifier.signedHere(signed)
+    return signed
+  }
+
   private async signJoin (at: TownTime): Promise<JoinStatement> {
     const id = this.identity!
-    return sign<JoinStatement>(this.peer.privateKey, {
+    return await this.signOwn<JoinStatement>({
       kind: 'join', town: this.town, day: at.day, period: at.period, voter: this.self, name: id.name, occupation: id.occupation
     })
   }
@@ -831,7 +838,7 @@ export class ClockService extends TypedEventEmitter<ClockEvents> implements Star
     const stmts = []
     for (const target of targets) {
       this.peer.log.info(`clock: ${state.view[target]?.name ?? target} silent for ${this.evictAfterMs} ms in day ${state.day} ${state.period}: signing its eviction`)
-      stmts.push(await sign<Statement>(this.peer.privateKey, { kind: 'evict', town: this.town, day: state.day, period: state.period, voter: this.self, target } as any))
+      stmts.push(await this.signOwn<Statement>({ kind: 'evict', town: this.town, day: state.day, period: state.period, voter: this.self, target } as any))
     }
     if (this.current !== state) return
     this.ingest(stmts, 'self')

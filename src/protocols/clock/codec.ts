@@ -167,9 +167,11 @@ export function signingText (stmt: Unsigned<Statement>): string {
   return JSON.stringify([...common, ...specific])
 }
 
+const utf8 = new TextEncoder()
+
 /** The bytes signed: signingText in UTF-8. */
 export function signingBytes (stmt: Unsigned<Statement>): Uint8Array {
-  return new TextEncoder().encode(signingText(stmt))
+  return utf8.encode(signingText(stmt))
 }
 
 export async function sign<S extends Statement> (key: PrivateKey, stmt: Unsigned<S>): Promise<S> {
@@ -182,7 +184,7 @@ export async function sign<S extends Statement> (key: PrivateKey, stmt: Unsigned
  * statements already seen, and Ed25519 verification is the barrier's main CPU cost.
  */
 export class StatementVerifier {
-  /** Keys of good statements, least recently seen first. */
+  /** Keys of good statements (cacheKey), least recently seen first. */
   private readonly verified = new Set<string>()
   private readonly max: number
   verifications = 0
@@ -194,27 +196,7 @@ export class StatementVerifier {
   }
 
   async verify (stmt: Statement): Promise<boolean> {
-    if (stmt.kind === 'vote') {
-      for (const join of stmt.joins) if (!await this.verify(join)) return false
-    }
-    const key = cacheKey(stmt)
-    if (this.seen(key)) return true
-    let ok = false
-    try {
-      const publicKey = this.publicKeyOf(stmt.voter)
-      if (publicKey == null) return false
-      this.verifications++
-      ok = await publicKey.verify(signingBytes(stmt), fromString(stmt.sig, 'base64url'))
-    } catch {
-      return false
-    }
-    if (ok) {
-      // the oldest goes, not the whole cache: clearing it all made a town of 50 check every
-      // statement of the next few sets again, right when it was busiest
-      if (this.verified.size >= this.max) this.verified.delete(this.verified.values().next().value!)
-      this.verified.add(key)
-    }
-    return ok
+    return await this.check(stmt)
   }
 
   /**
@@ -223,15 +205,63 @@ export class StatementVerifier {
    */
   async verifyAll (stmts: Iterable<Statement>): Promise<boolean> {
     for (const s of stmts) {
-      if (this.known(s)) continue
-      if (!await this.verify(s)) return false
+      const ok = this.check(s)
+      if (ok === true) continue
+      if (ok === false || !await ok) return false
     }
     return true
   }
 
-  private known (stmt: Statement): boolean {
-    if (stmt.kind === 'vote' && !stmt.joins.every(j => this.known(j))) return false
-    return this.seen(cacheKey(stmt))
+  /**
+   * A statement this peer has just signed itself: good without a check. Each member's
+   * own vote comes back in the relay's message of the period's votes, and was checked
+   * there once more (one of the N checks a member makes each period).
+   */
+  signedHere (stmt: Statement): void {
+    // only the statement itself: the join requests a vote backs are others', checked as they came in
+    this.remember(cacheKey(stmt, signingText(stmt)))
+  }
+
+  /**
+   * True when known (synchronously, no await), else the signature's check. The signed
+   * text is built once per statement: it is the cache key's and the checked bytes' both.
+   */
+  private check (stmt: Statement): boolean | Promise<boolean> {
+    if (stmt.kind === 'vote' && stmt.joins.length > 0) return this.checkWithJoins(stmt)
+    const text = signingText(stmt)
+    const key = cacheKey(stmt, text)
+    if (this.seen(key)) return true
+    return this.checkSignature(stmt, text, key)
+  }
+
+  private async checkWithJoins (vote: VoteStatement): Promise<boolean> {
+    for (const join of vote.joins) if (!await this.check(join)) return false
+    const text = signingText(vote)
+    const key = cacheKey(vote, text)
+    if (this.seen(key)) return true
+    return await this.checkSignature(vote, text, key)
+  }
+
+  private async checkSignature (stmt: Statement, text: string, key: string): Promise<boolean> {
+    let ok = false
+    try {
+      const publicKey = this.publicKeyOf(stmt.voter)
+      if (publicKey == null) return false
+      this.verifications++
+      ok = await publicKey.verify(utf8.encode(text), fromString(stmt.sig, 'base64url'))
+    } catch {
+      return false
+    }
+    if (ok) this.remember(key)
+    return ok
+  }
+
+  private remember (key: string): void {
+    if (this.seen(key)) return
+    // the oldest goes, not the whole cache: clearing it all made a town of 50 check every
+    // statement of the next few sets again, right when it was busiest
+    if (this.verified.size >= this.max) this.verified.delete(this.verified.values().next().value!)
+    this.verified.add(key)
   }
 
   /** Voters' keys, decoded from their PeerIds once (base58 and protobuf: ~4 % of a villager's CPU when done per check). */
@@ -255,8 +285,8 @@ export class StatementVerifier {
 }
 
 /** The cache key covers the signed content too: a known signature pasted onto other fields is a forgery. */
-function cacheKey (stmt: Statement): string {
-  return `${stmt.sig}\n${signingText(stmt)}`
+function cacheKey (stmt: Statement, text: string): string {
+  return `${stmt.sig}\n${text}`
 }
 
 /** Every statement a snapshot carries, for signature checks. */
