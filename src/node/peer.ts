@@ -13,6 +13,7 @@ import type { LevelDatastore } from 'datastore-level'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { chatTopic } from '../protocols/topics.js'
 import { memberLinks, type MemberLinksInit, type MemberLinksService } from './member-links.js'
+import { noiseCrypto } from './noise-crypto.js'
 import { townDirectory, type DhtRoutingTable, type TownDirectoryService } from '../protocols/town-directory/index.js'
 import pRetry from 'p-retry'
 import { parseBootstrapAddr, parseListenAddr } from './addresses.js'
@@ -296,7 +297,7 @@ export async function createPeer (options: PeerOptions): Promise<MeshPeer> {
       datastore: peerStoreCache,
       addresses: { listen },
       transports: [tcp()],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [noise({ crypto: noiseCrypto() })],
       streamMuxers: [yamux()],
       connectionGater: gater.toConnectionGater(),
       connectionManager: {
