@@ -19,6 +19,17 @@ const town = [
   ]),
   // libsodium, whose frames hide the JS that called it
   sample('node', 1234, 1234, ['1a2b fe25519_mul (/work/main/node_modules/sodium-native/prebuilds/linux-x64/sodium-native.node)']),
+  // libsodium sealing a noise frame, and the JS of Meshtown's noise crypto that called it
+  sample('node', 1234, 1234, ['1a2c chacha20_encrypt_bytes (/work/main/node_modules/sodium-native/prebuilds/linux-x64/sodium-native.node)']),
+  sample('node', 1234, 1234, [
+    '1634656 Builtins_CallApiCallbackGeneric (/work/main/node_modules/node/bin/node)',
+    "7f43fbedd841 JS:*chaCha20Poly1305Encrypt file:///work/main/src/node/noise-crypto.ts:40:5 (/tmp/perf-1234.map)"
+  ]),
+  // JSON.parse is V8's C++ (its parser is no compiler's), under our decodeJson
+  sample('node', 1234, 1234, [
+    'a33ef1 v8::internal::JsonParser<unsigned char>::ParseJsonObject (/work/main/node_modules/node/bin/node)',
+    "7f43fbedd842 JS:*decodeJson file:///work/main/src/protocols/wire.ts:20:5 (/tmp/perf-1234.map)"
+  ]),
   // a compiler thread of the same process
   sample('V8 DefaultWorke', 1234, 1240, ['a22df1 v8::internal::compiler::PipelineCompilationJob::ExecuteJobImpl (/work/main/node_modules/node/bin/node)']),
   // the kernel sending on a socket, under a writev
@@ -45,7 +56,7 @@ describe('bench: perf summary', () => {
 
   it('counts each on-CPU sample once, by what the town was doing, its threads and leaf functions', () => {
     const s = summarizePerfScript([...town, ...outside].join('\n'), new Map([[1234, 'villager processes'], [77, 'bootstrap']]))
-    expect(s.totalMs).to.be.closeTo(7 * ms, 1e-9)
+    expect(s.totalMs).to.be.closeTo(10 * ms, 1e-9)
     const activity = Object.fromEntries(s.byActivity.map(a => [a.name, a.ms / ms]))
     expect(activity).to.deep.equal({
       'Meshtown src (clock, trades, status, ...)': 1,
@@ -54,12 +65,13 @@ describe('bench: perf summary', () => {
       'V8 compiling': 1,
       'kernel: sockets (TCP over loopback)': 1,
       'kernel: files (LevelDB, fsync)': 1,
-      'noise transport encryption': 1
+      'noise transport encryption': 3,
+      'JSON + zod schemas': 1
     })
     // processes outside the town count in the process table only; the idle task nowhere
-    expect(Object.fromEntries(s.byProcess.map(p => [p.name, p.ms / ms]))).to.deep.equal({ 'villager processes': 6, bootstrap: 1, 'other processes': 1 })
+    expect(Object.fromEntries(s.byProcess.map(p => [p.name, p.ms / ms]))).to.deep.equal({ 'villager processes': 9, bootstrap: 1, 'other processes': 1 })
     expect(Object.fromEntries(s.byThread.map(t => [t.name, t.ms / ms]))).to.deep.equal({
-      'main thread (JS)': 5, "V8's helper threads (GC, compiling)": 1, "libuv's pool (LevelDB writes, fsync, crypto)": 1
+      'main thread (JS)': 8, "V8's helper threads (GC, compiling)": 1, "libuv's pool (LevelDB writes, fsync, crypto)": 1
     })
     expect(s.byFunction.map(f => f.name)).to.include('applyVote [meshtown src/town/clock.ts]')
     expect(s.byJsFunction.find(f => f.name === 'handleReceivedRpc [@libp2p/gossipsub]')?.ms).to.be.closeTo(ms, 1e-9)
@@ -67,7 +79,7 @@ describe('bench: perf summary', () => {
 
   it('without roles every process counts; text that is no sample is skipped', () => {
     const s = summarizePerfScript(['not a header\n\tnothing\n', ...town, ...outside].join('\n'))
-    expect(s.totalMs).to.be.closeTo(8 * ms, 1e-9)
+    expect(s.totalMs).to.be.closeTo(11 * ms, 1e-9)
     expect(s.byActivity.find(a => a.name === 'V8 compiling')?.ms).to.be.closeTo(2 * ms, 1e-9)
   })
 })

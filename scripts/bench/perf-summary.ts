@@ -155,9 +155,15 @@ function activityOfStack (stack: StackFrame[]): string {
   const leaf = stack[0]!
   if (isKernel(leaf)) return `kernel: ${kernelActivity(stack)}`
   if (stack.some(f => /(Heap::|Scavenge|MarkCompact|Sweeper|ConcurrentMarking|MinorMarkSweep|Evacuat|IncrementalMarking|GCTracer|MarkingVisitor)/.test(f.sym))) return 'V8 garbage collection'
-  if (/(compiler::|Maglev|maglev::|Turbofan|turboshaft|Compile|Parser|Parse|interpreter::Bytecode)/.test(leaf.sym) && !leaf.sym.startsWith('Builtins_')) return 'V8 compiling'
+  // JSON.parse and JSON.stringify are V8's C++ (JsonParser, JsonStringifier), not its compiler
+  if (/Json(Parser|Stringifier)/.test(leaf.sym)) return 'JSON + zod schemas'
+  if (/(compiler::|Maglev|maglev::|Turbofan|turboshaft|Compile|Parser|Parse|interpreter::Bytecode)/.test(leaf.sym) && !leaf.sym.startsWith('Builtins_') && !/ParseEncoding/.test(leaf.sym)) return 'V8 compiling'
   const js = stack.filter(isJs).map(jsFrame)
-  if (leaf.dso.includes('sodium-native')) return js.length > 0 ? activityOf([{ functionName: 'hashAndVerify', url: '' }, ...js]) : 'Ed25519 (libsodium)'
+  if (leaf.dso.includes('sodium-native')) {
+    // libsodium seals noise's frames too (src/node/noise-crypto.ts); its frames hide the JS that called it
+    if (/(chacha|poly1305|stream_ietf|onetimeauth|aead)/i.test(leaf.sym)) return 'noise transport encryption'
+    return js.length > 0 ? activityOf([{ functionName: 'hashAndVerify', url: '' }, ...js]) : 'Ed25519 (libsodium)'
+  }
   if (leaf.dso.includes('classic-level')) return 'LevelDB (native)'
   if (/(sha256|sha512|SHA256|SHA512|EVP_|ossl_|ED25519|x25519|curve25519|ChaCha|poly1305)/.test(leaf.sym)) {
     return js.length > 0 ? `OpenSSL, for ${activityOf(js)}` : 'OpenSSL (other)'

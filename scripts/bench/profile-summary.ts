@@ -103,7 +103,7 @@ export function activityOf (stack: Frame[]): string {
       if (has(above, '/src/')) return 'Ed25519: Meshtown statement/message signatures'
       return 'Ed25519: signed peer records'
     }
-    if (has(f, 'as-chacha20poly1305') || has(f, 'libp2p-noise') || f.url.startsWith('wasm://')) return 'noise transport encryption'
+    if (has(f, 'as-chacha20poly1305') || has(f, 'libp2p-noise') || has(f, '/src/node/noise-crypto') || f.url.startsWith('wasm://')) return 'noise transport encryption'
     if (/^(writeBuffer|writev|writeGeneric|handleWriteReq|onStreamRead|writeUtf8String)$/.test(f.functionName) || has(f, 'node:net') || has(f, 'internal/stream_base_commons')) return 'socket I/O'
     if (has(f, 'libp2p-yamux')) return 'yamux stream muxing'
     if (has(f, 'classic-level') || has(f, 'abstract-level') || has(f, 'datastore-level') || has(f, 'level-transcoder')) return 'LevelDB (datastore)'
