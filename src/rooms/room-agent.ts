@@ -25,13 +25,13 @@ import type { RoomMessage, SyncRange, SyncRequest, UnsignedRoomMessage } from '.
 import {
   decideBudgetMs, PASS, replyOf, validateAction, visibilityOf, type RoomAction, type RoomDecider, type RoomTrigger, type RoomView, type ViewMessage
 } from './actions.js'
-import { CausalInbox, channelsAt, InboxFullError, stampClock } from './causal-inbox.js'
+import { CausalInbox, InboxFullError, stampClock } from './causal-inbox.js'
+import { DeliveredIndex } from './delivered-index.js'
 import type { RoomConfig } from './config.js'
 import { cutAtEnd, findEnd, insertInOrder, type GameTranscript, type RoomEnd } from './end-condition.js'
 import type { RoomSetup } from './manifest.js'
 import type { RoomStore } from './room-store.js'
 import { claimTurn, isTurnAllowed, roundOf, turnLimit, usesTurns, type TurnClaim } from './turns.js'
-import { get } from './vector-clock.js'
 
 /**
  * A turn that never ends on its own (a decider that only sends private
@@ -110,6 +110,8 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
   private readonly inbox: CausalInbox<RoomMessage>
   private readonly peerToAgent = new Map<string, string>()
   private readonly delivered: RoomMessage[] = []
+  /** The same messages by channel and number, for catch-up requests. */
+  private readonly deliveredIndex = new DeliveredIndex<RoomMessage>()
   /** Delivered public messages in transcript order (not delivery order). */
   private readonly publicMessages: RoomMessage[] = []
   /** Public messages before this index end nothing (see afterChange). */
@@ -327,6 +329,7 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
   /** In-memory bookkeeping of one delivered message (also used when replaying the log). */
   private record (msg: RoomMessage): void {
     this.delivered.push(msg)
+    this.deliveredIndex.add(msg)
     if (msg.sender === this.self) this.ownSeq = Math.max(this.ownSeq, seqOf(msg.id))
     if (msg.visibility === 'public') {
       this.endScanFrom = Math.min(this.endScanFrom, insertInOrder(this.publicMessages, msg))
@@ -645,21 +648,9 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
    * only to their sender and receivers.
    */
   private serveSync (requester: string, req: SyncRequest): RoomMessage[] {
-    const visible = (m: RoomMessage): boolean => m.visibility === 'public' || m.sender === requester || m.receivers.includes(requester)
-    const out: RoomMessage[] = []
-    for (const m of this.delivered) {
-      if (!visible(m)) continue
-      const channels = channelsAt(m, requester)
-      if (req.ranges !== undefined) {
-        if (req.ranges.some(r => channels.includes(r.channel) && get(m.clock, r.channel) >= r.from && get(m.clock, r.channel) <= r.to)) out.push(m)
-      } else if (req.since !== undefined) {
-        const since = req.since
-        if (channels.some(c => get(m.clock, c) > get(since, c))) out.push(m)
-      } else {
-        out.push(m)
-      }
-    }
-    return out
+    if (req.ranges !== undefined) return this.deliveredIndex.inRanges(requester, req.ranges)
+    if (req.since !== undefined) return this.deliveredIndex.since(requester, req.since)
+    return this.deliveredIndex.all(requester)
   }
 }
 
