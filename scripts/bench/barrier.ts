@@ -117,10 +117,11 @@ async function measureTown (town: Town, kind: TownKind, variant: string, periods
   for (let r = 0; r < o.runs; r++) {
     // the last run of a Meshtown town of the profiled size is the one profiled (--profile) and recorded (--perf)
     const profiled = r === o.runs - 1 && town.n === profiledSize(o) && kind === 'meshtown'
-    const profile = o.profileDir != null && profiled ? path.join(o.profileDir, variant.replace(/[^a-z0-9]+/gi, '-')) : undefined
+    const slug = variant.replace(/[^a-z0-9]+/gi, '-')
+    const profile = o.profileDir != null && profiled ? path.join(o.profileDir, slug) : undefined
     if (profile != null) { const { mkdir } = await import('node:fs/promises'); await mkdir(profile, { recursive: true }) }
     const timeout = Math.max(60_000, periods * periodMs)
-    const perfFile = o.perfDir != null && profiled ? path.join(o.perfDir, `${variant.replace(/[^a-z0-9]+/gi, '-')}-n${town.n}.data`) : undefined
+    const perfFile = o.perfDir != null && profiled ? path.join(o.perfDir, `${slug}-n${town.n}.data`) : undefined
     const perf = perfFile == null ? undefined : await startPerf(perfFile, perfRoles(town))
     const { run, reports } = await runPeriods(town, periods, timeout, 0, profile)
     if (perf != null) {

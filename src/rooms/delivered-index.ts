@@ -24,14 +24,14 @@ interface Entry {
 }
 
 export class DeliveredIndex<M extends CausalMessage> {
-  private readonly messages: M[] = []
+  readonly #messages: M[] = []
   /** Per channel, ascending by sequence number. */
   private readonly byChannel = new Map<string, Entry[]>()
 
   /** The next delivered message (delivery order). */
   add (msg: M): void {
-    const at = this.messages.length
-    this.messages.push(msg)
+    const at = this.#messages.length
+    this.#messages.push(msg)
     // every channel the message is on, not only this agent's: another receiver of a
     // private message asks for it by its own channel
     for (const channel of channelsAt(msg, msg.sender)) {
@@ -45,8 +45,9 @@ export class DeliveredIndex<M extends CausalMessage> {
     }
   }
 
-  get size (): number {
-    return this.messages.length
+  /** Every message added, in delivery order (the agent's transcript; not to be changed). */
+  get messages (): readonly M[] {
+    return this.#messages
   }
 
   /** What `requester` may see of the named ranges, each message once, in delivery order. */
@@ -75,16 +76,16 @@ export class DeliveredIndex<M extends CausalMessage> {
 
   /** Everything `requester` may see, in delivery order. */
   all (requester: string): M[] {
-    return this.messages.filter(m => visibleTo(m, requester))
+    return this.#messages.filter(m => visibleTo(m, requester))
   }
 
   private collect (found: Set<number>, requester: string, at: number, channel: string): void {
-    const msg = this.messages[at]!
+    const msg = this.#messages[at]!
     if (visibleTo(msg, requester) && channelsAt(msg, requester).includes(channel)) found.add(at)
   }
 
   private inOrder (found: Set<number>): M[] {
-    return [...found].sort((a, b) => a - b).map(at => this.messages[at]!)
+    return [...found].sort((a, b) => a - b).map(at => this.#messages[at]!)
   }
 }
 

@@ -109,9 +109,11 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
   private readonly log: Logger
   private readonly inbox: CausalInbox<RoomMessage>
   private readonly peerToAgent = new Map<string, string>()
-  private readonly delivered: RoomMessage[] = []
-  /** The same messages by channel and number, for catch-up requests. */
+  /** Everything delivered here, in delivery order, also by channel and number for catch-up requests. */
   private readonly deliveredIndex = new DeliveredIndex<RoomMessage>()
+  private get delivered (): readonly RoomMessage[] {
+    return this.deliveredIndex.messages
+  }
   /** Delivered public messages in transcript order (not delivery order). */
   private readonly publicMessages: RoomMessage[] = []
   /** Public messages before this index end nothing (see afterChange). */
@@ -328,7 +330,6 @@ export class RoomAgent extends TypedEventEmitter<RoomAgentEvents> {
 
   /** In-memory bookkeeping of one delivered message (also used when replaying the log). */
   private record (msg: RoomMessage): void {
-    this.delivered.push(msg)
     this.deliveredIndex.add(msg)
     if (msg.sender === this.self) this.ownSeq = Math.max(this.ownSeq, seqOf(msg.id))
     if (msg.visibility === 'public') {

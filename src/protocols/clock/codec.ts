@@ -228,18 +228,20 @@ export class StatementVerifier {
    */
   private check (stmt: Statement): boolean | Promise<boolean> {
     if (stmt.kind === 'vote' && stmt.joins.length > 0) return this.checkWithJoins(stmt)
-    const text = signingText(stmt)
-    const key = cacheKey(stmt, text)
-    if (this.seen(key)) return true
-    return this.checkSignature(stmt, text, key)
+    return this.checkOwn(stmt)
   }
 
   private async checkWithJoins (vote: VoteStatement): Promise<boolean> {
     for (const join of vote.joins) if (!await this.check(join)) return false
-    const text = signingText(vote)
-    const key = cacheKey(vote, text)
+    return await this.checkOwn(vote)
+  }
+
+  /** The statement's own signature (a vote's joins aside): the memo, else the check. */
+  private checkOwn (stmt: Statement): boolean | Promise<boolean> {
+    const text = signingText(stmt)
+    const key = cacheKey(stmt, text)
     if (this.seen(key)) return true
-    return await this.checkSignature(vote, text, key)
+    return this.checkSignature(stmt, text, key)
   }
 
   private async checkSignature (stmt: Statement, text: string, key: string): Promise<boolean> {
